@@ -1,0 +1,1 @@
+"""Accounts: users, roles, sign-in, password reset and personal API tokens."""

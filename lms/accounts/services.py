@@ -1,0 +1,317 @@
+"""Account rules: creating and inviting users, roles, passwords, sign-in and API tokens.
+
+Services take an explicit ``actor``, raise domain errors and flush; the request commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from lms import audit
+from lms.accounts.auth import hash_token
+from lms.accounts.models import ApiToken, User, UserRole, new_session_token, normalise_email
+from lms.accounts.throttle import login_throttle
+from lms.database import utcnow
+from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.extensions import db
+from lms.mail import queue_email
+from lms.permissions import Role
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+INVITATION_MAX_AGE = 14 * 24 * 60 * 60
+GENERIC_LOGIN_ERROR = "That email and password do not match an active account."
+
+
+class SignInRefused(Exception):
+    """Sign-in failed; the message is the same whether or not the account exists."""
+
+    def __init__(self, message: str, retry_after: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def check_password_rules(password: str, email: str | None = None, field: str = "password") -> None:
+    """Refuse passwords that are too short, too long or the email itself.
+
+    :raises InvalidInput: naming ``field``.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput.for_field(field, f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput.for_field(field, f"Use at most {MAX_PASSWORD_LENGTH} characters.")
+    if email and password.strip().lower() == normalise_email(email):
+        raise InvalidInput.for_field(field, "Your password must not be your email address.")
+
+
+def get_user(user_id: int) -> User:
+    """Load a user or fail.
+
+    :raises NotFound:
+    """
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    """The user with this email, compared case-insensitively."""
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(
+    actor: User | None,
+    *,
+    email: str,
+    name: str,
+    roles: set[Role] | frozenset[Role] = frozenset({Role.TRAINEE}),
+    password: str | None = None,
+    organisation_id: int | None = None,
+    invite: bool = False,
+) -> User:
+    """Create an account, audited; optionally email an invitation to set a password.
+
+    :raises InvalidInput: the email is taken, or the password breaks the rules.
+    """
+    email = normalise_email(email)
+    if not name.strip():
+        raise InvalidInput.for_field("name", "Enter the person's name.")
+    if find_user_by_email(email) is not None:
+        raise InvalidInput.for_field("email", "An account with this email already exists.")
+    user = User(email=email, name=name.strip(), organisation_id=organisation_id)
+    if password is not None:
+        check_password_rules(password, email)
+        user.set_password(password)
+    user.roles = [UserRole(role=Role(role)) for role in sorted(roles)]
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor,
+        "user.created",
+        user,
+        after={"email": user.email, "name": user.name, "roles": sorted(roles), "organisation_id": organisation_id},
+    )
+    if invite:
+        send_invitation(user)
+    return user
+
+
+def update_user(actor: User, user: User, *, name: str, organisation_id: int | None) -> None:
+    """Change a user's name and organisation, audited."""
+    before = {"name": user.name, "organisation_id": user.organisation_id}
+    user.name = name.strip()
+    user.organisation_id = organisation_id
+    after = {"name": user.name, "organisation_id": user.organisation_id}
+    if before != after:
+        audit.record(actor, "user.updated", user, before=before, after=after)
+
+
+def set_roles(actor: User, user: User, roles: set[Role]) -> None:
+    """Replace a user's roles, audited. An admin cannot remove their own admin role.
+
+    :raises NotAllowed: an admin would lock themselves out.
+    """
+    roles = {Role(r) for r in roles}
+    before = sorted(user.role_names)
+    if actor.id == user.id and Role.ADMIN in user.role_names and Role.ADMIN not in roles:
+        raise NotAllowed("You cannot remove your own administrator role; ask another administrator.")
+    if set(before) == roles:
+        return
+    keep = [r for r in user.roles if r.role in roles]
+    user.roles = keep + [UserRole(role=r) for r in sorted(roles - user.role_names)]
+    audit.record(actor, "user.roles_changed", user, before={"roles": before}, after={"roles": sorted(roles)})
+
+
+def set_active(actor: User, user: User, is_active: bool) -> None:
+    """Deactivate or reactivate an account; deactivating ends its sessions and tokens.
+
+    :raises NotAllowed: an admin would deactivate themselves.
+    """
+    if actor.id == user.id and not is_active:
+        raise NotAllowed("You cannot deactivate your own account.")
+    if user.is_active_account == is_active:
+        return
+    user.is_active_account = is_active
+    user.session_token = new_session_token()
+    audit.record(
+        actor,
+        "user.activated" if is_active else "user.deactivated",
+        user,
+        before={"is_active": not is_active},
+        after={"is_active": is_active},
+    )
+
+
+def authenticate(email: str, password: str, address: str) -> User:
+    """Check a sign-in attempt against the throttle and the password.
+
+    :raises SignInRefused: with the same message whether the account exists or not.
+    """
+    throttle = login_throttle()
+    wait = throttle.retry_after(email, address)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        raise SignInRefused(
+            f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            retry_after=wait,
+        )
+    user = find_user_by_email(email)
+    if user is None or not user.is_active or not user.check_password(password):
+        throttle.register_failure(email, address)
+        raise SignInRefused(GENERIC_LOGIN_ERROR)
+    throttle.clear_account(email)
+    user.last_login_at = utcnow()
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change one's own password; every other session of the user ends.
+
+    :raises InvalidInput: the current password is wrong or the new one breaks the rules.
+    """
+    if not user.check_password(current_password):
+        raise InvalidInput.for_field("current_password", "Your current password is not correct.")
+    check_password_rules(new_password, user.email, field="new_password")
+    _replace_password(user, new_password, action="user.password_changed")
+
+
+def _replace_password(user: User, new_password: str, action: str) -> None:
+    user.set_password(new_password)
+    user.session_token = new_session_token()
+    audit.record(user, action, user)
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lms.password-reset")
+
+
+def _password_fingerprint(user: User) -> str:
+    """Changes whenever the password does, so a used token cannot be used again."""
+    material = f"{user.password_hash or ''}:{user.session_token}".encode()
+    return hashlib.sha256(material).hexdigest()[:16]
+
+
+def make_password_token(user: User) -> str:
+    """A signed, expiring token that sets a new password once."""
+    return _reset_serializer().dumps({"u": user.id, "f": _password_fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if an active account has this email; say nothing either way."""
+    user = find_user_by_email(email)
+    if user is None or not user.is_active:
+        return
+    link = url_for("accounts.reset_password", token=make_password_token(user), _external=True)
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    queue_email(
+        user.email,
+        "Reset your lms password",
+        f"Hello {user.name},\n\nSomeone asked to reset the password of your lms account. "
+        f"If it was you, open this link within {minutes} minutes:\n\n{link}\n\n"
+        "If it was not you, ignore this email; your password stays as it is.\n",
+    )
+
+
+def send_invitation(user: User) -> None:
+    """Email a new user a link to set their password."""
+    link = url_for("accounts.reset_password", token=make_password_token(user), _external=True)
+    queue_email(
+        user.email,
+        "You have been invited to lms",
+        f"Hello {user.name},\n\nAn account has been created for you on lms, the training and "
+        f"accreditation service. Choose your password here (the link works for 14 days):\n\n{link}\n",
+    )
+
+
+def user_for_password_token(token: str) -> User:
+    """The user a reset or invitation token is for.
+
+    :raises InvalidInput: the token is malformed, expired or already used.
+    """
+    serializer = _reset_serializer()
+    try:
+        # Invitations live longer than resets; the fingerprint keeps both single-use.
+        max_age = max(INVITATION_MAX_AGE, current_app.config["PASSWORD_RESET_MAX_AGE"])
+        data, timestamp = serializer.loads(token, max_age=max_age, return_timestamp=True)
+    except SignatureExpired as error:
+        raise InvalidInput.for_field("token", "This link has expired. Ask for a new one.") from error
+    except BadSignature as error:
+        raise InvalidInput.for_field("token", "This link is not valid. Ask for a new one.") from error
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.is_active or data.get("f") != _password_fingerprint(user):
+        raise InvalidInput.for_field("token", "This link has already been used or is no longer valid.")
+    age = (utcnow() - timestamp.replace(tzinfo=dt.UTC)).total_seconds()
+    if user.password_hash and age > current_app.config["PASSWORD_RESET_MAX_AGE"]:
+        raise InvalidInput.for_field("token", "This link has expired. Ask for a new one.")
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from an emailed link; the link then stops working.
+
+    :raises InvalidInput:
+    """
+    user = user_for_password_token(token)
+    check_password_rules(new_password, user.email)
+    _replace_password(user, new_password, action="user.password_reset")
+    return user
+
+
+def create_api_token(user: User, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """Create a personal API token; the plain token is returned once and never stored.
+
+    :raises InvalidInput: the name is empty or already used by one of the user's tokens.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput.for_field("name", "Give the token a name, e.g. where you will use it.")
+    exists = db.session.scalar(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.name == name, ApiToken.revoked_at.is_(None))
+    )
+    if exists:
+        raise InvalidInput.for_field("name", "You already have an active token with this name.")
+    plain = "lms_" + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, token_hash=hash_token(plain), prefix=plain[:10], expires_at=expires_at)
+    db.session.add(token)
+    db.session.flush()
+    audit.record(user, "api_token.created", token, after={"name": name, "prefix": token.prefix})
+    return token, plain
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    """A user's tokens, newest first."""
+    return list(
+        db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
+    )
+
+
+def get_token_for(actor: User, token_id: int) -> ApiToken:
+    """A token the actor may manage: their own, or anyone's for an admin.
+
+    :raises NotFound: it does not exist or belongs to someone else.
+    """
+    token = db.session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and not actor.has_role(Role.ADMIN)):
+        raise NotFound("No such token.")
+    return token
+
+
+def revoke_api_token(actor: User, token: ApiToken) -> None:
+    """Revoke a token, audited.
+
+    :raises Conflict: it was already revoked.
+    """
+    if token.revoked_at is not None:
+        raise Conflict("This token was already revoked.")
+    token.revoked_at = utcnow()
+    audit.record(actor, "api_token.revoked", token, after={"name": token.name, "prefix": token.prefix})

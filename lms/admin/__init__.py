@@ -1,0 +1,1 @@
+"""Programme administration: users, roles and the audit log."""

@@ -1,0 +1,130 @@
+"""Admin pages: people, roles, activation and the audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from lms.accounts import services as accounts
+from lms.accounts.forms import ConfirmForm
+from lms.accounts.models import User
+from lms.admin.forms import RolesForm, SearchForm, UserForm
+from lms.audit import AuditEntry
+from lms.errors import InvalidInput
+from lms.extensions import db
+from lms.forms import apply_domain_errors
+from lms.organisations.models import Organisation
+from lms.pagination import paginate
+from lms.permissions import Role, roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+PER_PAGE = 25
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        abort(400, "The page number must be a whole number.")
+
+
+def _organisations():
+    return db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
+
+
+@bp.route("/users")
+@roles_required(Role.ADMIN)
+def users():
+    """Everyone with an account, searchable and paginated."""
+    form = SearchForm(request.args)
+    query = select(User).order_by(User.name, User.id)
+    if form.validate() and form.q.data:
+        term = f"%{form.q.data.strip().lower()}%"
+        query = query.where(or_(User.email.like(term), db.func.lower(User.name).like(term)))
+    page = paginate(query, _page_arg(), PER_PAGE)
+    return render_template("admin/users.html", page=page, form=form)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def create_user():
+    """Create a person and, usually, invite them by email."""
+    form = UserForm()
+    form.set_organisations(_organisations())
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                current_user,
+                email=form.email.data,
+                name=form.name.data,
+                roles={Role(r) for r in form.roles.data},
+                organisation_id=form.organisation_id.data or None,
+                invite=form.invite.data,
+            )
+        except InvalidInput as error:
+            apply_domain_errors(form, error)
+        else:
+            flash(f"{user.name} has been added" + (" and invited by email." if form.invite.data else "."), "success")
+            return redirect(url_for("admin.user", user_id=user.id))
+    return render_template("admin/user_form.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def user(user_id: int):
+    """A person's details and roles; the form changes the roles."""
+    person = accounts.get_user(user_id)
+    form = RolesForm(data={"roles": sorted(person.role_names)} if request.method == "GET" else None)
+    status = 200
+    if form.validate_on_submit():
+        accounts.set_roles(current_user, person, {Role(r) for r in form.roles.data})
+        flash("Roles saved.", "success")
+        return redirect(url_for("admin.user", user_id=person.id))
+    if form.errors:
+        status = 422
+    history = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject_type == "users", AuditEntry.subject_id == person.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(20)
+    ).all()
+    return (
+        render_template("admin/user.html", person=person, form=form, history=history, toggle_form=ConfirmForm()),
+        status,
+    )
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required(Role.ADMIN)
+def set_active(user_id: int):
+    """Deactivate or reactivate an account."""
+    person = accounts.get_user(user_id)
+    make_active = request.form.get("active") == "1"
+    accounts.set_active(current_user, person, make_active)
+    flash(f"{person.name} has been {'reactivated' if make_active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+@roles_required(Role.ADMIN)
+def resend_invitation(user_id: int):
+    """Email a fresh link to choose a password."""
+    person = accounts.get_user(user_id)
+    accounts.send_invitation(person)
+    flash(f"A new invitation has been sent to {person.email}.", "success")
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.route("/audit")
+@roles_required(Role.ADMIN)
+def audit_log():
+    """Every audited change, newest first."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    subject_type = request.args.get("subject_type")
+    if subject_type:
+        query = query.where(AuditEntry.subject_type == subject_type[:40])
+    page = paginate(query, _page_arg(), 50)
+    actor_ids = {e.actor_id for e in page.items if e.actor_id}
+    actors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}
+    return render_template("admin/audit.html", page=page, actors=actors, subject_type=subject_type)

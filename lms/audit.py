@@ -1,0 +1,70 @@
+"""The audit log: an append-only record of who changed what, when, from what to what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+
+class AuditEntry(db.Model):
+    """One audited change. Rows are only ever inserted."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The person who acted; ``None`` for the system (scheduled jobs, the CLI).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    #: Dotted verb, e.g. ``user.roles_changed`` or ``award.confirmed``.
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[int | None]
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    #: The request (``X-Request-ID``) or job run that made the change.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (db.Index("ix_audit_entries_subject", "subject_type", "subject_id"),)
+
+
+def record(
+    actor,
+    action: str,
+    subject: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    *,
+    subject_type: str | None = None,
+) -> AuditEntry:
+    """Add an audit entry for ``subject`` (a model instance) in the current transaction."""
+    entry = AuditEntry(
+        actor_id=getattr(actor, "id", None),
+        action=action,
+        subject_type=subject_type or subject.__tablename__,
+        subject_id=getattr(subject, "id", None),
+        before=before,
+        after=after,
+        request_id=g.get("request_id") if has_request_context() else None,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def init_app(_app) -> None:
+    """Install the ORM guard that keeps audit entries append-only (once per process)."""
+    if not event.contains(Session, "before_flush", _refuse_audit_changes):
+        event.listen(Session, "before_flush", _refuse_audit_changes)
+
+
+def _refuse_audit_changes(session: Session, _flush_context, _instances) -> None:
+    """Audit entries are append-only: an update or delete through the ORM is a bug."""
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise RuntimeError("audit entries are append-only")

@@ -1,0 +1,80 @@
+"""Configuration: safe defaults, then ``instance/config.py``, then ``LMS_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+#: Placeholder values that must never be used as a production secret.
+INSECURE_SECRETS = frozenset({"", "dev", "change-me", "changeme", "secret"})
+
+DEFAULTS: dict[str, object] = {
+    # "development" or "production"; production refuses to start without a real secret.
+    "ENV": "development",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SECURE": False,
+    "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
+    "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,
+    # Mail: "smtp" sends, "console" logs, "memory" keeps messages for tests.
+    "MAIL_BACKEND": "console",
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "lms@localhost",
+    # Login throttling; the storage must be shared (redis://) when several processes serve.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per 15 minutes",
+    "PASSWORD_RESET_MAX_AGE": 60 * 60,
+    # File storage: "local" (a folder) or "database" (shared by every host).
+    "STORAGE_BACKEND": "local",
+    "STORAGE_PATH": None,
+    "API_PAGE_SIZE": 25,
+    "API_MAX_PAGE_SIZE": 100,
+    "BOOTSTRAP_SERVE_LOCAL": True,
+    "BASE_URL": "http://127.0.0.1:5000",
+}
+
+
+def _coerce(raw: str, default: object) -> object:
+    """Turn an environment string into the type of the default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def from_environment(environ: dict[str, str]) -> dict[str, object]:
+    """Read every known setting from ``LMS_<NAME>`` variables."""
+    found: dict[str, object] = {}
+    for key, default in DEFAULTS.items():
+        value = environ.get(f"LMS_{key}")
+        if value is not None and not isinstance(default, dict):
+            found[key] = _coerce(value, default)
+    return found
+
+
+def ensure_secret_key(instance_path: Path) -> str:
+    """Return the secret key kept in the instance folder, generating it on first run."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or incomplete; the application refuses to start."""

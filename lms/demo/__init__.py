@@ -1,0 +1,1 @@
+"""Demo data from the seed documents, and synthetic data sets for benchmarks."""

@@ -1,0 +1,1 @@
+"""The front door: landing page, dashboard and health checks."""

@@ -1,0 +1,47 @@
+"""Landing page, the signed-in dashboard, and health checks for load balancers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from lms.extensions import db
+from lms.permissions import authenticated, public
+
+bp = Blueprint("main", __name__, template_folder="templates")
+
+
+@bp.route("/")
+@public
+def index():
+    """Signed-in people go to their dashboard; others see what lms is."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    return render_template("main/index.html")
+
+
+@bp.route("/dashboard")
+@authenticated
+def dashboard():
+    """Each role's starting points."""
+    return render_template("main/dashboard.html")
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    """The process is up."""
+    return jsonify(status="ok")
+
+
+@bp.route("/readyz")
+@public
+def readyz():
+    """The database answers; a load balancer should only send traffic when this is 200."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

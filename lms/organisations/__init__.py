@@ -1,0 +1,1 @@
+"""Organisations: licence holders, training partners and awarding bodies."""

@@ -1,0 +1,59 @@
+"""Template helpers: navigation per role, formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request
+from flask_login import current_user
+
+from lms.permissions import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the main navigation, shown to holders of ``roles`` (any signed-in person if empty)."""
+
+    label: str
+    endpoint: str
+    roles: frozenset[Role] = frozenset()
+    order: int = 50
+
+
+def add_nav_item(app: Flask, label: str, endpoint: str, *roles: Role, order: int = 50) -> None:
+    """Let an area put a link in the navigation."""
+    app.extensions.setdefault("lms_nav", []).append(NavItem(label, endpoint, frozenset(roles), order))
+
+
+def nav_items() -> list[NavItem]:
+    """The links the current person may follow."""
+    if not current_user.is_authenticated:
+        return []
+    held = current_user.role_names
+    items = current_app.extensions.get("lms_nav", [])
+    return sorted((i for i in items if not i.roles or i.roles & held), key=lambda i: (i.order, i.label))
+
+
+def format_datetime(value: dt.datetime | None, with_time: bool = True) -> str:
+    """A timestamp as people read it, e.g. ``3 Mar 2026, 14:05 UTC``."""
+    if value is None:
+        return ""
+    if not isinstance(value, dt.datetime):
+        return value.strftime("%-d %b %Y")
+    return value.strftime("%-d %b %Y, %H:%M UTC" if with_time else "%-d %b %Y")
+
+
+def init_app(app: Flask) -> None:
+    """Register globals and filters, and the foundation's navigation links."""
+    app.jinja_env.globals.update(nav_items=nav_items, Role=Role)
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["date"] = lambda value: format_datetime(value, with_time=False)
+
+    @app.context_processor
+    def current_endpoint():
+        return {"current_endpoint": request.endpoint or ""}
+
+    add_nav_item(app, "Dashboard", "main.dashboard", order=0)
+    add_nav_item(app, "People", "admin.users", Role.ADMIN, order=80)
+    add_nav_item(app, "Audit log", "admin.audit_log", Role.ADMIN, order=90)
