@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
@@ -30,7 +31,7 @@ def _postgres_database(base_url: str, worker: str):
     """Create a throwaway database on the server of ``base_url``; return its URL and a dropper."""
     url = sa.make_url(base_url)
     name = f"{url.database or 'lms'}_{worker}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
 
@@ -63,6 +64,8 @@ def app_config(database_url, tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "MAIL_BACKEND": "memory",
+        # Cheap scrypt parameters: the suite hashes hundreds of passwords.
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         "STORAGE_PATH": str(tmp_path_factory.mktemp("files")),
         "SERVER_NAME": "lms.test",
         "BASE_URL": "http://lms.test",
@@ -118,6 +121,8 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        if not has_app_context():
+            return super().open(*args, **kwargs)  # already isolated (e.g. following a redirect)
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if _db.session.registry.has():
             _db.session.expire_all()

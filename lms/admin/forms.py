@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -18,7 +19,7 @@ class CheckboxesField(SelectMultipleField):
 
 
 def _role_choices():
-    return [(role.value, ROLE_LABELS[role]) for role in Role]
+    return [SelectChoice(role.value, ROLE_LABELS[role]) for role in Role]
 
 
 class UserForm(FlaskForm):
@@ -36,7 +37,9 @@ class UserForm(FlaskForm):
 
     def set_organisations(self, organisations) -> None:
         """Fill the organisation choices."""
-        self.organisation_id.choices = [(0, "No organisation")] + [(o.id, o.name) for o in organisations]
+        self.organisation_id.choices = [SelectChoice(0, "No organisation")] + [
+            SelectChoice(o.id, o.name) for o in organisations
+        ]
 
 
 class RolesForm(FlaskForm):

@@ -58,7 +58,7 @@ def create_user():
                 current_user,
                 email=form.email.data,
                 name=form.name.data,
-                roles={Role(r) for r in form.roles.data},
+                roles={Role(r) for r in form.roles.data or []},
                 organisation_id=form.organisation_id.data or None,
                 invite=form.invite.data,
             )
@@ -78,7 +78,7 @@ def user(user_id: int):
     form = RolesForm(data={"roles": sorted(person.role_names)} if request.method == "GET" else None)
     status = 200
     if form.validate_on_submit():
-        accounts.set_roles(current_user, person, {Role(r) for r in form.roles.data})
+        accounts.set_roles(current_user, person, {Role(r) for r in form.roles.data or []})
         flash("Roles saved.", "success")
         return redirect(url_for("admin.user", user_id=person.id))
     if form.errors:

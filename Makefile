@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`. Everything else is set up by them.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint system-deps clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,server,redis]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Set up, migrate, load the demo and serve at http://127.0.0.1:5000 (SQLite in instance/).
+run: install
+	$(BIN)/flask --app lms db upgrade
+	$(BIN)/flask --app lms seed-demo
+	$(BIN)/flask --app lms run --host $(HOST) --port $(PORT)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check .
+
+## Set up everything (Python packages, Chromium, axe-core) and run ruff and the whole suite.
+## LMS_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/lms_test runs it on PostgreSQL.
+test: install system-deps lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
