@@ -74,7 +74,11 @@ def register_extensions(app: Flask) -> None:
         for engine in db.engines.values():
             configure_engine(engine)
     migrate.init_app(
-        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True, compare_type=True
+        app,
+        db,
+        directory=str(Path(app.root_path).parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
     )
     csrf.init_app(app)
     bootstrap.init_app(app)
@@ -102,11 +106,17 @@ def register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.api import init_api
+    from lms.courses.admin_views import bp as course_admin_bp
+    from lms.courses.manager_views import bp as course_reports_bp
+    from lms.courses.views import bp as courses_bp
     from lms.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(courses_bp)
+    app.register_blueprint(course_admin_bp)
+    app.register_blueprint(course_reports_bp)
     init_api(app)
 
 

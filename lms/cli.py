@@ -22,7 +22,9 @@ def _create_user(email: str, name: str, password: str | None, roles: tuple[str, 
         )
     except InvalidInput as error:
         db.session.rollback()
-        raise click.ClickException("; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())) from error
+        raise click.ClickException(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
+        ) from error
     db.session.commit()
     return user
 
@@ -98,12 +100,22 @@ def seed_demo_command() -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same data.")
 def generate_command(size: str, seed: int) -> None:
     """Build a deterministic synthetic data set for benchmarks (into an empty database)."""
-    from lms.demo.generate import generate
+    from lms.demo.generate import GenerationRefused, generate
 
-    generate(size, seed=seed, echo=click.echo)
+    try:
+        generate(size, seed=seed, echo=click.echo)
+    except GenerationRefused as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
 
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (init_command, create_user_command, create_token_command, seed_demo_command, generate_command):
+    for command in (
+        init_command,
+        create_user_command,
+        create_token_command,
+        seed_demo_command,
+        generate_command,
+    ):
         app.cli.add_command(command)

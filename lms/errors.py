@@ -62,6 +62,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "invalid_input",
     429: "too_many_requests",
     500: "server_error",
@@ -109,12 +110,16 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if isinstance(error, InternalServerError):
             return handle_unexpected(error)
-        fields = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
-        message = error.description or error.name
+        data = getattr(error, "data", None)
+        fields = _flatten_fields(data.get("messages") if isinstance(data, dict) else None)
         status = error.code or 500
-        response = render_error(status, message, _flatten_fields(fields))
-        if status == 405 and isinstance(response, tuple):
-            return response
+        message = _describe_fields(status, fields) or error.description or error.name
+        response = render_error(status, message, fields)
+        # Keep the headers the error carries (Allow on 405, WWW-Authenticate, Retry-After).
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        if isinstance(response, tuple):
+            return (*response, headers)
+        response.headers.extend(headers)
         return response
 
     @app.errorhandler(IntegrityError)
@@ -139,13 +144,37 @@ def init_app(app: Flask) -> None:
 
 
 def _flatten_fields(messages: object) -> dict:
-    """Flatten webargs' ``{"json": {...}}`` location nesting into ``{field: [messages]}``."""
+    """Flatten webargs' ``{"json": {...}}`` nesting into ``{field: [messages]}``.
+
+    Nested fields get dotted names (``roles.0``, ``address.city``); a problem with the
+    input as a whole (not JSON, not an object) is under ``_schema``, as in marshmallow.
+    """
     if not isinstance(messages, dict):
         return {}
-    flat: dict = {}
+    flat: dict[str, list[str]] = {}
     for location, errors in messages.items():
-        if location in {"json", "query", "form", "files", "headers", "path"} and isinstance(errors, dict):
-            flat.update(errors)
+        if location in {"json", "query", "form", "files", "headers", "path", "view_args"}:
+            _flatten_into(flat, "", errors)
         else:
-            flat[location] = errors
+            _flatten_into(flat, str(location), errors)
     return flat
+
+
+def _flatten_into(flat: dict[str, list[str]], prefix: str, errors: object) -> None:
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            _flatten_into(flat, prefix if key == "_schema" else dotted, value)
+    else:
+        problems = errors if isinstance(errors, list | tuple) else [errors]
+        flat.setdefault(prefix or "_schema", []).extend(str(p) for p in problems)
+
+
+def _describe_fields(status: int, fields: dict[str, list[str]]) -> str | None:
+    """A message for people from validation problems, instead of the generic HTTP text."""
+    if not fields:
+        return None
+    if set(fields) == {"_schema"}:
+        return " ".join(fields["_schema"])
+    names = ", ".join(sorted(name for name in fields if name != "_schema"))
+    return f"Some of the input is not valid ({names}); see fields." if status == 422 else None

@@ -41,7 +41,9 @@ class OutboundEmail(db.Model):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[EmailStatus] = mapped_column(enum_column(EmailStatus, 10), default=EmailStatus.PENDING, index=True)
+    status: Mapped[EmailStatus] = mapped_column(
+        enum_column(EmailStatus, 10), default=EmailStatus.PENDING, index=True
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,41 @@
 
 from lms.accounts.models import ApiToken, User, UserRole
 from lms.audit import AuditEntry
+from lms.courses.models import (
+    CheckAttempt,
+    Cohort,
+    Course,
+    Enrolment,
+    KnowledgeCheck,
+    Module,
+    ModuleProgress,
+    ModuleResource,
+    Option,
+    Question,
+)
+from lms.credits.models import CreditRule
 from lms.mail import OutboundEmail
 from lms.organisations.models import Organisation
+from lms.storage.models import StoredBlob, StoredFile
 
-__all__ = ["ApiToken", "AuditEntry", "Organisation", "OutboundEmail", "User", "UserRole"]
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "CheckAttempt",
+    "Cohort",
+    "Course",
+    "CreditRule",
+    "Enrolment",
+    "KnowledgeCheck",
+    "Module",
+    "ModuleProgress",
+    "ModuleResource",
+    "Option",
+    "Organisation",
+    "OutboundEmail",
+    "Question",
+    "StoredBlob",
+    "StoredFile",
+    "User",
+    "UserRole",
+]

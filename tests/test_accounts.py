@@ -31,7 +31,9 @@ class TestSignIn:
     def test_email_is_case_insensitive(self, client, make_user):
         user = make_user(email="Mixed.Case@Example.org")
         assert user.email == "mixed.case@example.org"
-        response = client.post("/account/login", data={"email": "MIXED.case@example.ORG", "password": PASSWORD})
+        response = client.post(
+            "/account/login", data={"email": "MIXED.case@example.ORG", "password": PASSWORD}
+        )
         assert response.status_code == 302
 
     def test_deactivated_account_cannot_sign_in(self, client, make_user):
@@ -64,7 +66,9 @@ class TestSignIn:
     def test_throttled_per_address(self, app, client, make_user):
         user = make_user()
         for n in range(30):
-            client.post("/account/login", data={"email": f"guess{n}@example.org", "password": "wrong password!"})
+            client.post(
+                "/account/login", data={"email": f"guess{n}@example.org", "password": "wrong password!"}
+            )
         response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
         assert response.status_code == 429
 
@@ -72,11 +76,15 @@ class TestSignIn:
         user = make_user()
         for _ in range(4):
             client.post("/account/login", data={"email": user.email, "password": "wrong password!"})
-        assert client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        assert (
+            client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        )
         client.post("/account/logout")
         for _ in range(4):
             client.post("/account/login", data={"email": user.email, "password": "wrong password!"})
-        assert client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        assert (
+            client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        )
 
     def test_session_cookie_flags(self, client, make_user):
         user = make_user()
@@ -109,7 +117,11 @@ class TestPasswords:
         old_hash = user.password_hash
         response = client.post(
             "/account/password",
-            data={"current_password": "nope nope nope", "new_password": "x" * 12, "confirm_password": "x" * 12},
+            data={
+                "current_password": "nope nope nope",
+                "new_password": "x" * 12,
+                "confirm_password": "x" * 12,
+            },
         )
         assert response.status_code == 422
         assert "current password is not correct" in response.get_data(as_text=True)
@@ -130,9 +142,16 @@ class TestPasswords:
         path = link.replace("http://lms.test", "")
         form = {"password": "my new passphrase", "confirm_password": "my new passphrase"}
         assert client.post(path, data=form).status_code == 302
-        assert client.post("/account/login", data={"email": user.email, "password": "my new passphrase"}).status_code == 302
+        assert (
+            client.post(
+                "/account/login", data={"email": user.email, "password": "my new passphrase"}
+            ).status_code
+            == 302
+        )
         client.post("/account/logout")
-        again = client.post(path, data={"password": "another passphrase", "confirm_password": "another passphrase"})
+        again = client.post(
+            path, data={"password": "another passphrase", "confirm_password": "another passphrase"}
+        )
         assert again.status_code == 400
         assert "already been used" in again.get_data(as_text=True)
 

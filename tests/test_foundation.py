@@ -67,7 +67,9 @@ class TestSecurity:
         user = make_user()
         db.session.commit()
         client = app.test_client()
-        response = client.post("/account/login", data={"email": user.email, "password": "correct horse battery"})
+        response = client.post(
+            "/account/login", data={"email": user.email, "password": "correct horse battery"}
+        )
         assert response.status_code == 400
         assert "CSRF" in response.get_data(as_text=True) or "expired" in response.get_data(as_text=True)
 
@@ -115,8 +117,12 @@ class TestAudit:
     def test_record_keeps_request_id_and_values(self, client, login_as, make_user, db):
         admin = login_as(make_user(Role.ADMIN))
         person = make_user()
-        client.post(f"/admin/users/{person.id}", data={"roles": ["assessor"]}, headers={"X-Request-ID": "req-123"})
-        entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.roles_changed")).one()
+        client.post(
+            f"/admin/users/{person.id}", data={"roles": ["assessor"]}, headers={"X-Request-ID": "req-123"}
+        )
+        entry = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "user.roles_changed")
+        ).one()
         assert (entry.actor_id, entry.subject_type, entry.subject_id) == (admin.id, "users", person.id)
         assert entry.request_id == "req-123"
 

@@ -191,7 +191,9 @@ def test_object_level_rules(app, db, make_user, make_token, world):
                 db.session.commit()
                 status = _call(client, method, url, bearer).status_code
             else:
-                client.post("/account/login", data={"email": actor.email, "password": "correct horse battery"})
+                client.post(
+                    "/account/login", data={"email": actor.email, "password": "correct horse battery"}
+                )
                 status = _call(client, method, url).status_code
             db.session.expire_all()
             revoked = db.session.get(ApiToken, token.id).revoked_at is not None

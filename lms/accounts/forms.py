@@ -12,7 +12,9 @@ from lms.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    email = EmailField(
+        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
     submit = SubmitField("Sign in")
 
@@ -35,11 +37,16 @@ def _new_password_field(label: str) -> PasswordField:
 class ChangePasswordForm(FlaskForm):
     """Current password, then the new one twice."""
 
-    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
     new_password = _new_password_field("New password")
     confirm_password = PasswordField(
         "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", "The passwords do not match."),
+        ],
     )
     submit = SubmitField("Change password")
 
@@ -49,7 +56,11 @@ class ResetRequestForm(FlaskForm):
 
     email = EmailField(
         "Email address",
-        validators=[DataRequired("Enter your email address."), Email("Enter a valid email address."), Length(max=254)],
+        validators=[
+            DataRequired("Enter your email address."),
+            Email("Enter a valid email address."),
+            Length(max=254),
+        ],
     )
     submit = SubmitField("Send reset link")
 
@@ -60,7 +71,10 @@ class ResetPasswordForm(FlaskForm):
     password = _new_password_field("New password")
     confirm_password = PasswordField(
         "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("password", "The passwords do not match."),
+        ],
     )
     submit = SubmitField("Set password")
 

@@ -17,7 +17,7 @@ from lms.permissions import Role
 
 #: werkzeug's scrypt with its current parameters; see docs/decisions.md. Tests lower the cost
 #: through the ``PASSWORD_HASH_METHOD`` setting.
-PASSWORD_METHOD = "scrypt"
+PASSWORD_METHOD = "scrypt"  # noqa: S105  (an algorithm name, not a password)
 
 
 def normalise_email(email: str) -> str:
@@ -78,7 +78,11 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password."""
-        method = current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD) if has_app_context() else PASSWORD_METHOD
+        method = (
+            current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
+            if has_app_context()
+            else PASSWORD_METHOD
+        )
         self.password_hash = generate_password_hash(password, method=method)
         self.password_changed_at = utcnow()
 

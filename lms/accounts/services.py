@@ -97,7 +97,12 @@ def create_user(
         actor,
         "user.created",
         user,
-        after={"email": user.email, "name": user.name, "roles": sorted(roles), "organisation_id": organisation_id},
+        after={
+            "email": user.email,
+            "name": user.name,
+            "roles": sorted(roles),
+            "organisation_id": organisation_id,
+        },
     )
     if invite:
         send_invitation(user)
@@ -281,7 +286,9 @@ def create_api_token(user: User, name: str, expires_at: dt.datetime | None = Non
     if exists:
         raise InvalidInput.for_field("name", "You already have an active token with this name.")
     plain = "lms_" + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name, token_hash=hash_token(plain), prefix=plain[:10], expires_at=expires_at)
+    token = ApiToken(
+        user=user, name=name, token_hash=hash_token(plain), prefix=plain[:10], expires_at=expires_at
+    )
     db.session.add(token)
     db.session.flush()
     audit.record(user, "api_token.created", token, after={"name": name, "prefix": token.prefix})

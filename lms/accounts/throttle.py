@@ -45,7 +45,6 @@ class LoginThrottle:
         limit, namespace, key = self._checks(email, "")[0]
         self._limiter.clear(limit, namespace, key)
 
-
     def reset_all(self) -> None:
         """Forget every count (tests and operators after an incident)."""
         self._limiter.storage.reset()

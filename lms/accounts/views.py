@@ -8,7 +8,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from lms.accounts import services
-from lms.accounts.forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetPasswordForm, ResetRequestForm, TokenForm
+from lms.accounts.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    LoginForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    TokenForm,
+)
 from lms.errors import InvalidInput
 from lms.forms import apply_domain_errors
 from lms.permissions import authenticated, public

@@ -27,7 +27,11 @@ class UserForm(FlaskForm):
 
     email = EmailField(
         "Email address",
-        validators=[DataRequired("Enter an email address."), Email("Enter a valid email address."), Length(max=254)],
+        validators=[
+            DataRequired("Enter an email address."),
+            Email("Enter a valid email address."),
+            Length(max=254),
+        ],
     )
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
     organisation_id = SelectField("Organisation", coerce=int, validators=[Optional()])

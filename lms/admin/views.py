@@ -65,7 +65,10 @@ def create_user():
         except InvalidInput as error:
             apply_domain_errors(form, error)
         else:
-            flash(f"{user.name} has been added" + (" and invited by email." if form.invite.data else "."), "success")
+            flash(
+                f"{user.name} has been added" + (" and invited by email." if form.invite.data else "."),
+                "success",
+            )
             return redirect(url_for("admin.user", user_id=user.id))
     return render_template("admin/user_form.html", form=form), 422 if form.errors else 200
 
@@ -90,7 +93,9 @@ def user(user_id: int):
         .limit(20)
     ).all()
     return (
-        render_template("admin/user.html", person=person, form=form, history=history, toggle_form=ConfirmForm()),
+        render_template(
+            "admin/user.html", person=person, form=form, history=history, toggle_form=ConfirmForm()
+        ),
         status,
     )
 
@@ -126,5 +131,7 @@ def audit_log():
         query = query.where(AuditEntry.subject_type == subject_type[:40])
     page = paginate(query, _page_arg(), 50)
     actor_ids = {e.actor_id for e in page.items if e.actor_id}
-    actors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}
+    actors = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}
+    )
     return render_template("admin/audit.html", page=page, actors=actors, subject_type=subject_type)

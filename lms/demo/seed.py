@@ -12,7 +12,7 @@ from lms.organisations.models import Organisation, OrganisationKind
 from lms.permissions import Role
 
 #: Shared by every demo account; printed by ``seed-demo`` and in the README.
-DEMO_PASSWORD = "demo-password-2026"
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (public demo credentials, printed on purpose)
 
 ORGANISATIONS = [
     ("Action on Addiction", OrganisationKind.PROVIDER, None),

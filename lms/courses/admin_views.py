@@ -1,0 +1,623 @@
+"""Admin pages to build courses, modules, knowledge checks and cohorts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.routing import BuildError
+
+from lms.accounts import services as accounts
+from lms.accounts.forms import ConfirmForm
+from lms.accounts.models import User, UserRole
+from lms.audit import AuditEntry
+from lms.content import render_markdown
+from lms.courses import services
+from lms.courses.admin_forms import (
+    CourseForm,
+    CourseSearchForm,
+    CohortForm,
+    EnrolForm,
+    KnowledgeCheckForm,
+    LinkResourceForm,
+    ModuleForm,
+    UploadResourceForm,
+    WithdrawForm,
+)
+from lms.courses.models import (
+    Cohort,
+    Course,
+    CourseStatus,
+    Enrolment,
+    EnrolmentStatus,
+    KnowledgeCheck,
+    Module,
+    ModuleResource,
+    Question,
+)
+from lms.errors import Conflict, InvalidInput, NotFound
+from lms.extensions import db
+from lms.forms import apply_domain_errors
+from lms.organisations.models import Organisation, OrganisationKind
+from lms.pagination import paginate
+from lms.permissions import Role, roles_required
+from lms.storage import services as storage
+from lms.templating import add_nav_item
+
+bp = Blueprint("course_admin", __name__, url_prefix="/admin/courses", template_folder="templates")
+PER_PAGE = 25
+#: Largest module resource accepted, unless ``MODULE_RESOURCE_MAX_SIZE`` says otherwise.
+DEFAULT_RESOURCE_MAX_SIZE = 20 * 1024 * 1024
+#: Empty question blocks shown under the existing ones (a new check gets one more).
+EMPTY_QUESTION_BLOCKS = 1
+HISTORY_LENGTH = 10
+HISTORY_LABELS = {
+    "course.created": "Created",
+    "course.updated": "Edited",
+    "course.modules_reordered": "Modules reordered",
+}
+
+
+def init_admin_nav(app: Flask) -> None:
+    """Put "Manage courses" in the admins' navigation."""
+    add_nav_item(app, "Manage courses", "course_admin.courses", Role.ADMIN, order=70)
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        abort(400, "The page number must be a whole number.")
+
+
+def _course(course_id: int) -> Course:
+    return services.get_course(current_user, course_id)
+
+
+def _discard_partial_change() -> None:
+    """A refusing service may have flushed part of the change: drop it before showing the form again."""
+    db.session.rollback()
+
+
+def _status(form) -> int:
+    return 422 if form.errors or form.form_errors else 200
+
+
+def _progress_report_url(course: Course) -> str:
+    """The course's progress report (built by the reports pages), by endpoint or by path."""
+    try:
+        return url_for("course_reports.course_progress", course_id=course.id)
+    except BuildError:
+        return f"/manage/courses/{course.id}/progress"
+
+
+def resource_max_size() -> int:
+    """The largest file accepted as a module resource, in bytes."""
+    return int(current_app.config.get("MODULE_RESOURCE_MAX_SIZE") or DEFAULT_RESOURCE_MAX_SIZE)
+
+
+# --- courses ---------------------------------------------------------------------------
+
+
+@bp.route("/")
+@roles_required(Role.ADMIN)
+def courses():
+    """Every course, whatever its status: searchable, filterable by status, paginated."""
+    form = CourseSearchForm(request.args)
+    filters = services.CatalogueFilter()
+    if form.validate():
+        filters.q = (form.q.data or "").strip()
+        filters.status = CourseStatus(form.status.data) if form.status.data else None
+    page = paginate(services.catalogue_query(current_user, filters), _page_arg(), PER_PAGE)
+    return render_template("courses/admin/courses.html", page=page, form=form, filters=filters)
+
+
+def _course_choices(form: CourseForm, course: Course | None) -> None:
+    organisations = db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
+    others = db.session.execute(
+        select(Course.id, Course.code, Course.title)
+        .where(Course.id != (course.id if course else 0))
+        .order_by(Course.code)
+    ).all()
+    form.set_choices(
+        organisations, [o for o in organisations if o.kind == OrganisationKind.AWARDING_BODY], others
+    )
+
+
+def _course_data(course: Course) -> dict:
+    rule = course.credit_rule
+    return {
+        "code": course.code,
+        "title": course.title,
+        "summary": course.summary,
+        "provider_id": course.provider_id,
+        "delivery_format": course.delivery_format.value,
+        "notional_hours": course.notional_hours,
+        "audience": course.audience,
+        "status": course.status.value,
+        "is_self_enrol": course.is_self_enrol,
+        "prerequisite_ids": [c.id for c in course.prerequisites],
+        "awarding_body_id": rule.awarding_body_id if rule else 0,
+        "credits": rule.credits if rule else None,
+        "level": rule.level if rule else "",
+    }
+
+
+def _course_form_page(course: Course | None):
+    form = CourseForm(data=_course_data(course) if course is not None and request.method == "GET" else None)
+    _course_choices(form, course)
+    if form.validate_on_submit():
+        try:
+            saved = services.save_course(current_user, course, form.service_data())
+        except InvalidInput as error:
+            _discard_partial_change()
+            apply_domain_errors(form, error)
+            if course is not None:
+                course = _course(course.id)
+        else:
+            flash(f"{saved.code} “{saved.title}” has been saved.", "success")
+            return redirect(url_for("course_admin.course", course_id=saved.id))
+    return render_template("courses/admin/course_form.html", form=form, course=course), _status(form)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def create_course():
+    """Create a course."""
+    return _course_form_page(None)
+
+
+@bp.route("/<int:course_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit_course(course_id: int):
+    """Edit a course's details, prerequisites and credit rule."""
+    return _course_form_page(_course(course_id))
+
+
+def _history(course: Course) -> list[dict]:
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject_type == "courses", AuditEntry.subject_id == course.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(HISTORY_LENGTH)
+    ).all()
+    actor_ids = {e.actor_id for e in entries if e.actor_id}
+    actors = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}
+    )
+    history = []
+    for entry in entries:
+        before, after = entry.before or {}, entry.after or {}
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        history.append(
+            {
+                "at": entry.created_at,
+                "actor": actors.get(entry.actor_id),
+                "label": HISTORY_LABELS.get(entry.action, entry.action),
+                "changed": changed if entry.action == "course.updated" else [],
+            }
+        )
+    return history
+
+
+@bp.route("/<int:course_id>")
+@roles_required(Role.ADMIN)
+def course(course_id: int):
+    """A course as admins build it: details, modules in order, cohorts, enrolling, history."""
+    course = _course(course_id)
+    modules = db.session.scalars(
+        select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
+    ).all()
+    live = [m for m in modules if not m.is_retired]
+    module_ids = [m.id for m in modules]
+    questions = dict(
+        db.session.execute(
+            select(KnowledgeCheck.module_id, func.count(Question.id))
+            .outerjoin(Question, Question.check_id == KnowledgeCheck.id)
+            .where(KnowledgeCheck.module_id.in_(module_ids))
+            .group_by(KnowledgeCheck.module_id)
+        ).all()
+    ) if module_ids else {}
+    resources = dict(
+        db.session.execute(
+            select(ModuleResource.module_id, func.count())
+            .where(ModuleResource.module_id.in_(module_ids))
+            .group_by(ModuleResource.module_id)
+        ).all()
+    ) if module_ids else {}
+    cohorts = db.session.scalars(
+        select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
+    ).all()
+    waiting = dict(
+        db.session.execute(
+            select(Enrolment.cohort_id, func.count())
+            .where(Enrolment.course_id == course.id, Enrolment.status == EnrolmentStatus.WAITLISTED)
+            .group_by(Enrolment.cohort_id)
+        ).all()
+    )
+    enrol_form = EnrolForm(formdata=None)
+    enrol_form.set_cohorts(cohorts)
+    return render_template(
+        "courses/admin/course.html",
+        course=course,
+        modules=live,
+        retired=[m for m in modules if m.is_retired],
+        questions=questions,
+        resources=resources,
+        cohorts=cohorts,
+        waiting=waiting,
+        enrol_form=enrol_form,
+        button_form=ConfirmForm(formdata=None),
+        history=_history(course),
+        progress_url=_progress_report_url(course),
+    )
+
+
+# --- modules ---------------------------------------------------------------------------
+
+
+def _module_form_page(course: Course, module: Module | None):
+    data = None
+    if module is not None and request.method == "GET":
+        data = {
+            "title": module.title,
+            "content": module.content,
+            "estimated_minutes": module.estimated_minutes,
+            "is_required": "required" if module.is_required else "optional",
+        }
+    form = ModuleForm(data=data)
+    preview = None
+    if form.is_submitted() and form.preview.data:
+        preview = render_markdown(form.content.data or "")
+    elif form.validate_on_submit():
+        try:
+            saved = services.save_module(current_user, course, module, form.service_data())
+        except InvalidInput as error:
+            _discard_partial_change()
+            apply_domain_errors(form, error)
+            course = _course(course.id)
+        else:
+            flash(f"The module “{saved.title}” has been saved.", "success")
+            return redirect(url_for("course_admin.course", course_id=course.id, _anchor=f"module-{saved.id}"))
+    return (
+        render_template("courses/admin/module_form.html", form=form, course=course, module=module, preview=preview),
+        _status(form),
+    )
+
+
+@bp.route("/<int:course_id>/modules/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def create_module(course_id: int):
+    """Add a module at the end of a course."""
+    return _module_form_page(_course(course_id), None)
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit_module(course_id: int, module_id: int):
+    """Edit a module; trainees' progress on it is kept."""
+    course = _course(course_id)
+    return _module_form_page(course, services.get_module(course, module_id))
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/move", methods=["POST"])
+@roles_required(Role.ADMIN)
+def move_module(course_id: int, module_id: int):
+    """Move a module one place up or down."""
+    course = _course(course_id)
+    module = services.get_module(course, module_id)
+    direction = request.form.get("direction")
+    if direction not in ("up", "down"):
+        abort(400, "Say whether to move the module up or down.")
+    services.move_module(current_user, course, module, -1 if direction == "up" else 1)
+    flash(f"“{module.title}” has been moved {direction}.", "success")
+    return redirect(url_for("course_admin.course", course_id=course.id, _anchor=f"module-{module.id}"))
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/retire", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def retire_module(course_id: int, module_id: int):
+    """Confirm, then take a module out of the course; trainees' progress is kept."""
+    course = _course(course_id)
+    module = services.get_module(course, module_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.retire_module(current_user, module)
+        flash(f"The module “{module.title}” has been retired.", "success")
+        return redirect(url_for("course_admin.course", course_id=course.id, _anchor="modules"))
+    return render_template("courses/admin/retire_module.html", course=course, module=module, form=form)
+
+
+# --- resources -------------------------------------------------------------------------
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/resources", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def module_resources(course_id: int, module_id: int):
+    """A module's links and files: list them, add a link, upload a file."""
+    course = _course(course_id)
+    module = services.get_module(course, module_id)
+    link_form = LinkResourceForm(prefix="link")
+    upload_form = UploadResourceForm(prefix="upload")
+    upload_form.file.description = f"Up to {storage.format_size(resource_max_size())}."
+    if link_form.submit.data and link_form.validate_on_submit():
+        try:
+            services.save_resource(module, title=link_form.title.data, url=(link_form.url.data or "").strip())
+        except InvalidInput as error:
+            _discard_partial_change()
+            apply_domain_errors(link_form, error)
+        else:
+            flash(f"The link “{link_form.title.data.strip()}” has been added.", "success")
+            return redirect(url_for("course_admin.module_resources", course_id=course.id, module_id=module.id))
+    elif upload_form.submit.data and upload_form.validate_on_submit():
+        upload = upload_form.file.data
+        try:
+            stored = storage.save(
+                upload, upload.filename, upload.mimetype, actor=current_user, max_size=resource_max_size()
+            )
+            services.save_resource(module, title=upload_form.title.data, stored_file=stored)
+        except InvalidInput as error:
+            _discard_partial_change()
+            apply_domain_errors(upload_form, error)
+        else:
+            flash(f"The file “{upload_form.title.data.strip()}” has been uploaded.", "success")
+            return redirect(url_for("course_admin.module_resources", course_id=course.id, module_id=module.id))
+    if link_form.errors or link_form.form_errors or upload_form.errors or upload_form.form_errors:
+        status = 422
+        course = _course(course_id)
+        module = services.get_module(course, module_id)
+    else:
+        status = 200
+    return (
+        render_template(
+            "courses/admin/resources.html",
+            course=course,
+            module=module,
+            resources=services.resources_of([module.id])[module.id],
+            link_form=link_form,
+            upload_form=upload_form,
+            button_form=ConfirmForm(formdata=None),
+            format_size=storage.format_size,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/resources/<int:resource_id>/file")
+@roles_required(Role.ADMIN)
+def resource_file(course_id: int, module_id: int, resource_id: int):
+    """Download an uploaded resource, to check it."""
+    course = _course(course_id)
+    resource = services.get_resource(services.get_module(course, module_id), resource_id)
+    if resource.stored_file is None:
+        raise NotFound("This resource is a link, not a file.")
+    return storage.send(resource.stored_file)
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/resources/<int:resource_id>/remove", methods=["POST"])
+@roles_required(Role.ADMIN)
+def remove_resource(course_id: int, module_id: int, resource_id: int):
+    """Stop offering a link or file with a module."""
+    course = _course(course_id)
+    module = services.get_module(course, module_id)
+    resource = services.get_resource(module, resource_id)
+    title = resource.title
+    services.remove_resource(current_user, resource)
+    flash(f"“{title}” has been removed.", "success")
+    return redirect(url_for("course_admin.module_resources", course_id=course.id, module_id=module.id))
+
+
+# --- knowledge checks ------------------------------------------------------------------
+
+
+def _blank_question() -> dict:
+    return {"prompt": "", "options": [""] * services.MAX_OPTIONS, "correct": None, "explanation": ""}
+
+
+def _check_form(pass_mark, blocks: list[dict]) -> KnowledgeCheckForm:
+    """The editor built from values (not from the request), e.g. with a block added or removed."""
+    return KnowledgeCheckForm(formdata=None, data={"pass_mark": pass_mark, "questions": blocks or [_blank_question()]})
+
+
+def _saved_blocks(check: KnowledgeCheck | None) -> list[dict]:
+    if check is None:
+        return []
+    blocks = []
+    for question in check.questions:
+        texts = [o.text for o in question.options]
+        blocks.append(
+            {
+                "prompt": question.prompt,
+                "options": texts + [""] * (services.MAX_OPTIONS - len(texts)),
+                "correct": next((i for i, o in enumerate(question.options) if o.is_correct), None),
+                "explanation": question.explanation,
+            }
+        )
+    return blocks
+
+
+def _question_input(block: dict) -> services.QuestionInput:
+    """A block as the service takes it: the filled-in options, and the chosen one's place among them."""
+    filled = [(i, text.strip()) for i, text in enumerate(block["options"]) if text and text.strip()]
+    correct = next((n for n, (i, _text) in enumerate(filled) if i == block["correct"]), -1)
+    return services.QuestionInput(
+        prompt=block["prompt"], options=[t for _i, t in filled], correct=correct, explanation=block["explanation"]
+    )
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/check", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def knowledge_check(course_id: int, module_id: int):
+    """Create or replace a module's knowledge check; past attempts are kept."""
+    course = _course(course_id)
+    module = services.get_module(course, module_id)
+    check = services.knowledge_checks_for([module.id]).get(module.id)
+    if request.method == "GET":
+        saved = _saved_blocks(check)
+        blanks = EMPTY_QUESTION_BLOCKS + (0 if saved else 1)
+        form = _check_form(check.pass_mark if check else 80, saved + [_blank_question()] * blanks)
+        return render_template("courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check)
+
+    posted = KnowledgeCheckForm()
+    blocks = [entry.form.as_data() for entry in posted.questions]
+    status = 200
+    remove = request.form.get("remove_question", "")
+    if posted.add_question.data:
+        form = _check_form(posted.pass_mark.data, [*blocks, _blank_question()])
+        form.pass_mark.raw_data = posted.pass_mark.raw_data
+    elif remove.isdigit():
+        kept = [b for n, b in enumerate(blocks) if n != int(remove)]
+        form = _check_form(posted.pass_mark.data, kept)
+        form.pass_mark.raw_data = posted.pass_mark.raw_data
+    elif posted.validate():
+        filled = [entry.form.as_data() for entry in posted.questions if not entry.form.is_blank()]
+        try:
+            services.save_knowledge_check(
+                current_user, module, posted.pass_mark.data, [_question_input(b) for b in filled]
+            )
+        except InvalidInput as error:
+            _discard_partial_change()
+            # Rebuilt without the empty blocks, so that "Question 2" in a message is the second one shown.
+            form = _check_form(posted.pass_mark.data, [*filled, _blank_question()])
+            apply_domain_errors(form, error)
+            status = 422
+            course = _course(course_id)
+            module = services.get_module(course, module_id)
+        else:
+            flash(f"The knowledge check for “{module.title}” has been saved.", "success")
+            return redirect(url_for("course_admin.course", course_id=course.id, _anchor=f"module-{module.id}"))
+    else:
+        form, status = posted, 422
+    return (
+        render_template("courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check),
+        status,
+    )
+
+
+# --- cohorts ---------------------------------------------------------------------------
+
+
+def _facilitator_choices(form: CohortForm) -> None:
+    people = db.session.scalars(
+        select(User)
+        .where(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_([Role.ASSESSOR, Role.ADMIN]))))
+        .order_by(User.name, User.id)
+    ).all()
+    form.set_facilitators(people)
+
+
+def _cohort_form_page(course: Course, cohort: Cohort | None):
+    data = None
+    if request.method == "GET":
+        if cohort is not None:
+            data = {name: getattr(cohort, name) for name in services.COHORT_FIELDS}
+            data["delivery_format"] = cohort.delivery_format.value
+            data["facilitator_ids"] = [u.id for u in cohort.facilitators]
+        else:
+            data = {"delivery_format": course.delivery_format.value}
+    form = CohortForm(data=data)
+    _facilitator_choices(form)
+    if form.validate_on_submit():
+        try:
+            saved = services.save_cohort(
+                current_user, course, cohort, form.service_data(), list(form.facilitator_ids.data or [])
+            )
+        except InvalidInput as error:
+            _discard_partial_change()
+            apply_domain_errors(form, error)
+            course = _course(course.id)
+            cohort = services.get_cohort(course, cohort.id) if cohort is not None else None
+        else:
+            flash(f"The cohort “{saved.name}” has been saved.", "success")
+            return redirect(url_for("course_admin.course", course_id=course.id, _anchor="cohorts"))
+    return (
+        render_template("courses/admin/cohort_form.html", form=form, course=course, cohort=cohort),
+        _status(form),
+    )
+
+
+@bp.route("/<int:course_id>/cohorts/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def create_cohort(course_id: int):
+    """Add a run of a course."""
+    return _cohort_form_page(_course(course_id), None)
+
+
+@bp.route("/<int:course_id>/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit_cohort(course_id: int, cohort_id: int):
+    """Edit a run of a course; raising the capacity gives places to the waiting list."""
+    course = _course(course_id)
+    return _cohort_form_page(course, services.get_cohort(course, cohort_id))
+
+
+# --- enrolling and withdrawing ---------------------------------------------------------
+
+
+@bp.route("/<int:course_id>/enrol", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def enrol(course_id: int):
+    """Enrol a person on the course, found by email, optionally into a cohort."""
+    course = _course(course_id)
+    cohorts = db.session.scalars(
+        select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
+    ).all()
+    form = EnrolForm()
+    form.set_cohorts(cohorts)
+    status = 200
+    if form.validate_on_submit():
+        person = accounts.find_user_by_email(form.email.data)
+        if person is None:
+            form.email.errors = [*form.email.errors, "No one has an account with that email address."]
+        else:
+            cohort = services.get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
+            try:
+                enrolment = services.enrol(current_user, person, course, cohort)
+            except InvalidInput as error:
+                _discard_partial_change()
+                apply_domain_errors(form, error)
+            except Conflict as error:
+                _discard_partial_change()
+                form.form_errors.append(error.message)
+                status = 409
+            else:
+                if enrolment.status == EnrolmentStatus.WAITLISTED:
+                    flash(f"{person.name} is on the waiting list for {cohort.name}.", "success")
+                else:
+                    where = f" ({cohort.name})" if cohort else ""
+                    flash(f"{person.name} is enrolled on {course.title}{where}.", "success")
+                return redirect(url_for("course_admin.course", course_id=course.id, _anchor="enrol"))
+    if status == 200:
+        status = _status(form)
+    if status != 200:
+        course = _course(course_id)
+    return render_template("courses/admin/enrol.html", course=course, form=form), status
+
+
+@bp.route("/<int:course_id>/enrolments/<int:enrolment_id>/withdraw", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def withdraw(course_id: int, enrolment_id: int):
+    """Confirm, then withdraw a person from the course; their progress and history are kept."""
+    course = _course(course_id)
+    enrolment = services.get_enrolment_for(current_user, enrolment_id)
+    if enrolment.course_id != course.id:
+        raise NotFound("No such enrolment on this course.")
+    form = WithdrawForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.withdraw(current_user, enrolment, (form.reason.data or "").strip())
+        except Conflict as error:
+            _discard_partial_change()
+            form.form_errors.append(error.message)
+            status = 409
+            enrolment = services.get_enrolment_for(current_user, enrolment_id)
+        else:
+            flash(f"{enrolment.user.name} has been withdrawn from {course.title}.", "success")
+            return redirect(url_for("course_admin.course", course_id=course.id))
+    elif form.errors:
+        status = 422
+    return (
+        render_template("courses/admin/withdraw.html", course=enrolment.course, enrolment=enrolment, form=form),
+        status,
+    )

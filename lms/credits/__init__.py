@@ -1,0 +1,1 @@
+"""Credits: awarding bodies' credit rules, awards, exports and certificates."""

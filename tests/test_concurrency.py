@@ -1,0 +1,224 @@
+"""Races, run with real threads and connections against PostgreSQL.
+
+Each test gets its own freshly migrated database (committed data, no rollback fixture),
+because concurrent transactions must really commit to race each other.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from lms import create_app
+from lms.errors import DomainError
+from lms.extensions import db
+from lms.permissions import Role
+from tests.conftest import _postgres_database
+
+pytestmark = pytest.mark.postgres_only
+THREADS = 16
+
+
+@pytest.fixture(scope="module")
+def race_app(app_config, worker_id):
+    base = os.environ.get("LMS_TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        pytest.skip("race tests need PostgreSQL: set LMS_TEST_DATABASE_URL (CI does)")
+    url, drop = _postgres_database(base, f"race_{worker_id}")
+    app = create_app(
+        {
+            **app_config,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 2},
+        }
+    )
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    drop()
+
+
+def _setup(app, build):
+    with app.app_context():
+        result = build()
+        db.session.commit()
+        return result
+
+
+def _race(app, work, count=THREADS):
+    """Run ``work(i)`` in ``count`` threads released at the same moment; return outcomes."""
+    barrier = threading.Barrier(count)
+    outcomes: list[object] = [None] * count
+
+    def run(i):
+        with app.app_context():
+            barrier.wait()
+            try:
+                outcomes[i] = work(i)
+                db.session.commit()
+            except (DomainError, IntegrityError, OperationalError) as error:
+                db.session.rollback()
+                outcomes[i] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def _people(n, tag):
+    from lms.accounts.models import User, UserRole
+
+    users = []
+    for i in range(n):
+        user = User(email=f"{tag}{i}@race.example.org", name=f"Racer {i}")
+        user.roles = [UserRole(role=Role.TRAINEE)]
+        db.session.add(user)
+        users.append(user)
+    db.session.flush()
+    return [u.id for u in users]
+
+
+def _course(code, modules=1):
+    import datetime as dt
+
+    from lms.courses.models import Cohort, Course, CourseStatus, DeliveryFormat, Module
+    from lms.organisations.models import Organisation
+
+    provider = Organisation(name=f"Provider {code}")
+    course = Course(
+        code=code,
+        title=code,
+        provider=provider,
+        delivery_format=DeliveryFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+    )
+    for position in range(1, modules + 1):
+        db.session.add(Module(course=course, position=position, title=f"M{position}"))
+    today = dt.date.today()
+    cohort = Cohort(
+        course=course,
+        name="Last places",
+        starts_on=today,
+        ends_on=today + dt.timedelta(days=30),
+        delivery_format=DeliveryFormat.ONLINE,
+        capacity=5,
+        has_waiting_list=False,
+    )
+    db.session.add_all([course, cohort])
+    db.session.flush()
+    return course.id, cohort.id
+
+
+def test_many_people_racing_for_the_last_places(race_app):
+    from lms.accounts.models import User
+    from lms.courses import services
+    from lms.courses.models import Cohort, Course, Enrolment
+
+    user_ids = _setup(race_app, lambda: _people(THREADS, "cap"))
+    course_id, cohort_id = _setup(race_app, lambda: _course("RACE1"))
+
+    def enrol(i):
+        user = db.session.get(User, user_ids[i])
+        return services.enrol(
+            user, user, db.session.get(Course, course_id), db.session.get(Cohort, cohort_id)
+        ).id
+
+    outcomes = _race(race_app, enrol)
+    with race_app.app_context():
+        enrolled = db.session.scalar(
+            select(func.count()).select_from(Enrolment).where(Enrolment.cohort_id == cohort_id)
+        )
+        cohort = db.session.get(Cohort, cohort_id)
+        assert enrolled == 5
+        assert cohort.seats_taken == 5
+    assert sum(isinstance(o, int) for o in outcomes) == 5
+    assert all("full" in str(o) for o in outcomes if not isinstance(o, int))
+
+
+def test_same_person_enrolling_twice_at_once(race_app):
+    from lms.accounts.models import User
+    from lms.courses import services
+    from lms.courses.models import Cohort, Course, Enrolment
+
+    (user_id,) = _setup(race_app, lambda: _people(1, "twice"))
+    course_id, cohort_id = _setup(race_app, lambda: _course("RACE2"))
+
+    def enrol(_i):
+        user = db.session.get(User, user_id)
+        return services.enrol(
+            user, user, db.session.get(Course, course_id), db.session.get(Cohort, cohort_id)
+        ).id
+
+    outcomes = _race(race_app, enrol, count=8)
+    with race_app.app_context():
+        assert (
+            db.session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.user_id == user_id))
+            == 1
+        )
+        assert db.session.get(Cohort, cohort_id).seats_taken == 1
+    assert sum(isinstance(o, int) for o in outcomes) == 1
+
+
+def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app, monkeypatch):
+    from lms.accounts.models import User
+    from lms.courses import services
+    from lms.courses.completion import hooks
+    from lms.courses.models import Course, Enrolment, Module
+
+    (user_id,) = _setup(race_app, lambda: _people(1, "complete"))
+    course_id, _cohort_id = _setup(race_app, lambda: _course("RACE3", modules=2))
+
+    def prepare():
+        user = db.session.get(User, user_id)
+        course = db.session.get(Course, course_id)
+        from lms.accounts.models import UserRole
+
+        admin = User(email="race-admin@race.example.org", name="Admin", roles=[UserRole(role=Role.ADMIN)])
+        db.session.add(admin)
+        enrolment = services.enrol(admin, user, course)
+        for module in services.active_modules([course_id])[course_id]:
+            services.open_module(user, enrolment, module)
+        return enrolment.id
+
+    enrolment_id = _setup(race_app, prepare)
+    # Widen the window between writing progress and checking completion, so that the two
+    # requests overlap there every time (without the row lock, both would miss the other).
+    original = services.unmet_requirements
+
+    def slow_unmet(enrolment):
+        time.sleep(0.3)
+        return original(enrolment)
+
+    monkeypatch.setattr(services, "unmet_requirements", slow_unmet)
+    announced = []
+    hooks(race_app).listeners.append(lambda enrolment, actor: announced.append(enrolment.id))
+    try:
+        module_ids = _setup(race_app, lambda: [m.id for m in services.active_modules([course_id])[course_id]])
+
+        def complete(i):
+            user = db.session.get(User, user_id)
+            enrolment = db.session.get(Enrolment, enrolment_id)
+            services.complete_module(user, enrolment, db.session.get(Module, module_ids[i]))
+
+        outcomes = _race(race_app, complete, count=2)
+    finally:
+        hooks(race_app).listeners.pop()
+    assert outcomes == [None, None]
+    with race_app.app_context():
+        enrolment = db.session.get(Enrolment, enrolment_id)
+        assert enrolment.completed_at is not None
+    assert announced == [enrolment_id]
