@@ -49,8 +49,8 @@ def init_command(admin_email: str | None, admin_name: str, admin_password: str |
         admin_email = click.prompt("Email of the first administrator")
     if not admin_password:
         admin_password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _create_user(admin_email, admin_name, admin_password, (Role.ADMIN.value,))
-    click.echo(f"Administrator {admin_email} created.")
+    admin = _create_user(admin_email, admin_name, admin_password, (Role.ADMIN.value,))
+    click.echo(f"Administrator {admin.email} created.")
 
 
 @click.command("create-user")

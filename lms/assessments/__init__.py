@@ -1,0 +1,1 @@
+"""Assessments: assignments, submissions, rubrics, marks and moderation."""

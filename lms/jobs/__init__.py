@@ -1,0 +1,1 @@
+"""Scheduled work: reminders, alerts and email delivery, one small function per job."""
