@@ -94,9 +94,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     """Install request ids, security headers and deny-by-default access checks."""
-    from lms import audit, permissions, security
+    from lms import audit, permissions, routing, security
 
     security.init_app(app)
+    routing.init_app(app)
     permissions.init_app(app)
     audit.init_app(app)
 

@@ -40,8 +40,6 @@ DEFAULTS: dict[str, object] = {
     # File storage: "local" (a folder) or "database" (shared by every host).
     "STORAGE_BACKEND": "local",
     "STORAGE_PATH": None,
-    "API_PAGE_SIZE": 25,
-    "API_MAX_PAGE_SIZE": 100,
     "BOOTSTRAP_SERVE_LOCAL": True,
     "BASE_URL": "http://127.0.0.1:5000",
 }

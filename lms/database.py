@@ -87,3 +87,7 @@ def enum_column(enum_cls: type[enum.Enum], length: int = 30) -> Enum:
         create_constraint=True,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+#: Largest id an ``INTEGER`` primary key can hold; larger numbers name nothing.
+MAX_ID = 2**31 - 1

@@ -253,3 +253,17 @@ class TestAdminPeople:
         page = client.get("/account/tokens").get_data(as_text=True)
         assert "my script" in page
         assert "Copy it now" not in page
+
+
+def test_reactivation_does_not_revive_tokens(db, make_user, make_token):
+    admin = make_user(Role.ADMIN)
+    person = make_user()
+    token, _plain = make_token(person)
+    services.set_active(admin, person, False)
+    services.set_active(admin, person, True)
+    assert token.revoked_at is not None and not token.is_usable
+
+
+def test_absurd_ids_are_not_found(client, login_as, make_user):
+    login_as(make_user(Role.ADMIN))
+    assert client.get("/admin/users/99999999999999999999").status_code == 404

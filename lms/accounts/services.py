@@ -136,7 +136,7 @@ def set_roles(actor: User, user: User, roles: set[Role]) -> None:
 
 
 def set_active(actor: User, user: User, is_active: bool) -> None:
-    """Deactivate or reactivate an account; deactivating ends its sessions and tokens.
+    """Deactivate or reactivate an account; deactivating ends its sessions and revokes its tokens.
 
     :raises NotAllowed: an admin would deactivate themselves.
     """
@@ -146,6 +146,13 @@ def set_active(actor: User, user: User, is_active: bool) -> None:
         return
     user.is_active_account = is_active
     user.session_token = new_session_token()
+    if not is_active:
+        # Tokens are revoked, not just suspended: reactivating an account must not bring
+        # back credentials that may have leaked while it was closed.
+        now = utcnow()
+        for token in tokens_of(user):
+            if token.revoked_at is None:
+                token.revoked_at = now
     audit.record(
         actor,
         "user.activated" if is_active else "user.deactivated",

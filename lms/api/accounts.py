@@ -10,19 +10,29 @@ from sqlalchemy import func, or_, select
 
 from lms.accounts import services as accounts
 from lms.accounts.models import ApiToken, User
-from lms.api.schemas import PageQuerySchema, StrictSchema, page_of
+from lms.api.schemas import ErrorSchema, PageQuerySchema, StrictSchema, object_id, page_body, page_of, text
+from lms.database import utcnow
 from lms.errors import InvalidInput
 from lms.extensions import db
 from lms.pagination import paginate
 from lms.permissions import Role, authenticated, roles_required
 
-me_blp = Blueprint("api_me", __name__, url_prefix="/api/v1/me", description="The person the token belongs to.")
+me_blp = Blueprint(
+    "api_me", __name__, url_prefix="/api/v1/me", description="The person the token belongs to."
+)
 tokens_blp = Blueprint(
     "api_tokens", __name__, url_prefix="/api/v1/tokens", description="Personal API tokens of the caller."
 )
-users_blp = Blueprint("api_users", __name__, url_prefix="/api/v1/users", description="People and their roles (admins).")
+users_blp = Blueprint(
+    "api_users", __name__, url_prefix="/api/v1/users", description="People and their roles (admins)."
+)
 
 ROLE_VALUES = [r.value for r in Role]
+
+
+def _in_future(when) -> None:
+    if when <= utcnow():
+        raise ma.ValidationError("Must be in the future.")
 
 
 class UserSchema(ma.Schema):
@@ -31,7 +41,14 @@ class UserSchema(ma.Schema):
     id = fields.Integer(dump_only=True)
     email = fields.Email()
     name = fields.String()
-    roles = fields.Function(lambda u: sorted(u.role_names), metadata={"description": "Roles held"})
+    roles = fields.Function(
+        lambda u: sorted(u.role_names),
+        metadata={
+            "description": "Roles held",
+            "type": "array",
+            "items": {"type": "string", "enum": ROLE_VALUES},
+        },
+    )
     organisation_id = fields.Integer(allow_none=True)
     is_active = fields.Boolean()
     created_at = fields.DateTime()
@@ -42,6 +59,8 @@ class OwnAccountSchema(UserSchema):
     """A person's view of their own account."""
 
     class Meta:
+        """What a person does not need to see about themselves."""
+
         exclude = ("is_active", "created_at", "last_login_at")
 
 
@@ -49,18 +68,20 @@ class UserCreateSchema(StrictSchema):
     """What an admin gives to create a person."""
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = text(200, required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLE_VALUES)), load_default=["trainee"])
-    organisation_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
-    invite = fields.Boolean(load_default=True, metadata={"description": "Email an invitation to set a password"})
+    organisation_id = object_id(load_default=None, allow_none=True)
+    invite = fields.Boolean(
+        load_default=True, metadata={"description": "Email an invitation to set a password"}
+    )
 
 
 class UserUpdateSchema(StrictSchema):
     """What an admin may change on a person; every field is optional."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = text(200)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLE_VALUES)))
-    organisation_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    organisation_id = object_id(allow_none=True)
     is_active = fields.Boolean()
 
 
@@ -91,12 +112,13 @@ class NewTokenSchema(TokenSchema):
 class TokenCreateSchema(StrictSchema):
     """Name a new token."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
-
-
-def _page_answer(page) -> dict:
-    return {"items": page.items, "page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
+    name = text(100, required=True)
+    expires_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        validate=_in_future,
+        metadata={"description": "When the token stops working (with a time zone); none for never"},
+    )
 
 
 @me_blp.route("", methods=["GET"])
@@ -114,7 +136,7 @@ def get_me():
 def list_tokens(query):
     """The caller's tokens, newest first."""
     statement = select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
-    return _page_answer(paginate(statement, query["page"], query["per_page"]))
+    return page_body(paginate(statement, query["page"], query["per_page"]))
 
 
 @tokens_blp.route("", methods=["POST"])
@@ -124,13 +146,13 @@ def list_tokens(query):
 def create_token(data):
     """Create a token acting with the caller's roles; the secret is returned this once."""
     token, plain = accounts.create_api_token(current_user, data["name"], data["expires_at"])
-    answer = TokenSchema().dump(token)
-    answer["token"] = plain
-    return answer
+    # The response decorator dumps the answer, so hand it the token's values, not a dump of them.
+    return {**{name: getattr(token, name) for name in TokenSchema().fields}, "token": plain}
 
 
 @tokens_blp.route("/<int:token_id>", methods=["DELETE"])
 @tokens_blp.response(204)
+@tokens_blp.alt_response(409, schema=ErrorSchema, description="The token was already revoked")
 @authenticated
 def revoke_token(token_id: int):
     """Revoke one of the caller's tokens."""
@@ -144,10 +166,12 @@ def revoke_token(token_id: int):
 def list_users(query):
     """Everyone with an account, by name."""
     statement = select(User).order_by(User.name, User.id)
-    if query.get("q"):
-        term = f"%{query['q'].strip().lower()}%"
-        statement = statement.where(or_(User.email.like(term), func.lower(User.name).like(term)))
-    return _page_answer(paginate(statement, query["page"], query["per_page"]))
+    if query.get("q", "").strip():
+        term = "%" + _escape_like(query["q"].strip().lower()) + "%"
+        statement = statement.where(
+            or_(User.email.like(term, escape="\\"), func.lower(User.name).like(term, escape="\\"))
+        )
+    return page_body(paginate(statement, query["page"], query["per_page"]))
 
 
 @users_blp.route("", methods=["POST"])
@@ -195,6 +219,11 @@ def update_user(data, user_id: int):
     if "is_active" in data:
         accounts.set_active(current_user, person, data["is_active"])
     return person
+
+
+def _escape_like(term: str) -> str:
+    """Make ``%`` and ``_`` in a search term match themselves."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _check_organisation(organisation_id: int | None) -> None:

@@ -17,11 +17,34 @@ def docs():
     from lms.api import api
 
     spec = api.spec.to_dict()
+    components = spec.get("components", {})
     operations = []
     for path, item in sorted(spec.get("paths", {}).items()):
         for method in METHODS:
             if method in item:
-                operations.append((path, method.upper(), item[method]))
+                operations.append(_operation(path, method, item, components))
     return render_template(
-        "api/docs.html", spec=spec, operations=operations, schemas=spec.get("components", {}).get("schemas", {})
+        "api/docs.html", spec=spec, operations=operations, schemas=components.get("schemas", {})
     )
+
+
+def _operation(path: str, method: str, item: dict, components: dict) -> dict:
+    """One operation, with the path's parameters and referenced responses filled in."""
+    operation = item[method]
+    responses = []
+    for status, response in sorted(
+        operation.get("responses", {}).items(), key=lambda r: (r[0] == "default", r[0])
+    ):
+        if "$ref" in response:
+            response = components.get("responses", {}).get(response["$ref"].split("/")[-1], {})
+        responses.append((status, response))
+    return {
+        "path": path,
+        "method": method.upper(),
+        "summary": operation.get("summary", ""),
+        "description": operation.get("description", ""),
+        "is_public": operation.get("security") == [],
+        "parameters": [*item.get("parameters", []), *operation.get("parameters", [])],
+        "request_body": operation.get("requestBody"),
+        "responses": responses,
+    }

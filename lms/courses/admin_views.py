@@ -14,9 +14,9 @@ from lms.audit import AuditEntry
 from lms.content import render_markdown
 from lms.courses import services
 from lms.courses.admin_forms import (
+    CohortForm,
     CourseForm,
     CourseSearchForm,
-    CohortForm,
     EnrolForm,
     KnowledgeCheckForm,
     LinkResourceForm,
@@ -51,6 +51,19 @@ DEFAULT_RESOURCE_MAX_SIZE = 20 * 1024 * 1024
 #: Empty question blocks shown under the existing ones (a new check gets one more).
 EMPTY_QUESTION_BLOCKS = 1
 HISTORY_LENGTH = 10
+#: How the course's audited fields are named in its history.
+FIELD_LABELS = {
+    "code": "code",
+    "title": "title",
+    "summary": "summary",
+    "provider_id": "provider",
+    "delivery_format": "delivery format",
+    "notional_hours": "notional hours",
+    "audience": "audience",
+    "status": "status",
+    "is_self_enrol": "self-enrolment",
+    "prerequisites": "prerequisites",
+}
 HISTORY_LABELS = {
     "course.created": "Created",
     "course.updated": "Edited",
@@ -146,6 +159,7 @@ def _course_data(course: Course) -> dict:
 def _course_form_page(course: Course | None):
     form = CourseForm(data=_course_data(course) if course is not None and request.method == "GET" else None)
     _course_choices(form, course)
+    form.suggest_credits(course.notional_hours if course is not None else None)
     if form.validate_on_submit():
         try:
             saved = services.save_course(current_user, course, form.service_data())
@@ -188,7 +202,9 @@ def _history(course: Course) -> list[dict]:
     history = []
     for entry in entries:
         before, after = entry.before or {}, entry.after or {}
-        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        changed = sorted(
+            FIELD_LABELS.get(k, k) for k in set(before) | set(after) if before.get(k) != after.get(k)
+        )
         history.append(
             {
                 "at": entry.created_at,
@@ -210,21 +226,29 @@ def course(course_id: int):
     ).all()
     live = [m for m in modules if not m.is_retired]
     module_ids = [m.id for m in modules]
-    questions = dict(
-        db.session.execute(
-            select(KnowledgeCheck.module_id, func.count(Question.id))
-            .outerjoin(Question, Question.check_id == KnowledgeCheck.id)
-            .where(KnowledgeCheck.module_id.in_(module_ids))
-            .group_by(KnowledgeCheck.module_id)
-        ).all()
-    ) if module_ids else {}
-    resources = dict(
-        db.session.execute(
-            select(ModuleResource.module_id, func.count())
-            .where(ModuleResource.module_id.in_(module_ids))
-            .group_by(ModuleResource.module_id)
-        ).all()
-    ) if module_ids else {}
+    questions = (
+        dict(
+            db.session.execute(
+                select(KnowledgeCheck.module_id, func.count(Question.id))
+                .outerjoin(Question, Question.check_id == KnowledgeCheck.id)
+                .where(KnowledgeCheck.module_id.in_(module_ids))
+                .group_by(KnowledgeCheck.module_id)
+            ).all()
+        )
+        if module_ids
+        else {}
+    )
+    resources = (
+        dict(
+            db.session.execute(
+                select(ModuleResource.module_id, func.count())
+                .where(ModuleResource.module_id.in_(module_ids))
+                .group_by(ModuleResource.module_id)
+            ).all()
+        )
+        if module_ids
+        else {}
+    )
     cohorts = db.session.scalars(
         select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
     ).all()
@@ -280,7 +304,9 @@ def _module_form_page(course: Course, module: Module | None):
             flash(f"The module “{saved.title}” has been saved.", "success")
             return redirect(url_for("course_admin.course", course_id=course.id, _anchor=f"module-{saved.id}"))
     return (
-        render_template("courses/admin/module_form.html", form=form, course=course, module=module, preview=preview),
+        render_template(
+            "courses/admin/module_form.html", form=form, course=course, module=module, preview=preview
+        ),
         _status(form),
     )
 
@@ -348,7 +374,9 @@ def module_resources(course_id: int, module_id: int):
             apply_domain_errors(link_form, error)
         else:
             flash(f"The link “{link_form.title.data.strip()}” has been added.", "success")
-            return redirect(url_for("course_admin.module_resources", course_id=course.id, module_id=module.id))
+            return redirect(
+                url_for("course_admin.module_resources", course_id=course.id, module_id=module.id)
+            )
     elif upload_form.submit.data and upload_form.validate_on_submit():
         upload = upload_form.file.data
         try:
@@ -361,7 +389,9 @@ def module_resources(course_id: int, module_id: int):
             apply_domain_errors(upload_form, error)
         else:
             flash(f"The file “{upload_form.title.data.strip()}” has been uploaded.", "success")
-            return redirect(url_for("course_admin.module_resources", course_id=course.id, module_id=module.id))
+            return redirect(
+                url_for("course_admin.module_resources", course_id=course.id, module_id=module.id)
+            )
     if link_form.errors or link_form.form_errors or upload_form.errors or upload_form.form_errors:
         status = 422
         course = _course(course_id)
@@ -388,9 +418,7 @@ def module_resources(course_id: int, module_id: int):
 def resource_file(course_id: int, module_id: int, resource_id: int):
     """Download an uploaded resource, to check it."""
     course = _course(course_id)
-    resource = services.get_resource(services.get_module(course, module_id), resource_id)
-    if resource.stored_file is None:
-        raise NotFound("This resource is a link, not a file.")
+    resource = services.get_file_resource(services.get_module(course, module_id), resource_id)
     return storage.send(resource.stored_file)
 
 
@@ -416,7 +444,9 @@ def _blank_question() -> dict:
 
 def _check_form(pass_mark, blocks: list[dict]) -> KnowledgeCheckForm:
     """The editor built from values (not from the request), e.g. with a block added or removed."""
-    return KnowledgeCheckForm(formdata=None, data={"pass_mark": pass_mark, "questions": blocks or [_blank_question()]})
+    return KnowledgeCheckForm(
+        formdata=None, data={"pass_mark": pass_mark, "questions": blocks or [_blank_question()]}
+    )
 
 
 def _saved_blocks(check: KnowledgeCheck | None) -> list[dict]:
@@ -441,7 +471,10 @@ def _question_input(block: dict) -> services.QuestionInput:
     filled = [(i, text.strip()) for i, text in enumerate(block["options"]) if text and text.strip()]
     correct = next((n for n, (i, _text) in enumerate(filled) if i == block["correct"]), -1)
     return services.QuestionInput(
-        prompt=block["prompt"], options=[t for _i, t in filled], correct=correct, explanation=block["explanation"]
+        prompt=block["prompt"],
+        options=[t for _i, t in filled],
+        correct=correct,
+        explanation=block["explanation"],
     )
 
 
@@ -456,7 +489,9 @@ def knowledge_check(course_id: int, module_id: int):
         saved = _saved_blocks(check)
         blanks = EMPTY_QUESTION_BLOCKS + (0 if saved else 1)
         form = _check_form(check.pass_mark if check else 80, saved + [_blank_question()] * blanks)
-        return render_template("courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check)
+        return render_template(
+            "courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check
+        )
 
     posted = KnowledgeCheckForm()
     blocks = [entry.form.as_data() for entry in posted.questions]
@@ -485,11 +520,15 @@ def knowledge_check(course_id: int, module_id: int):
             module = services.get_module(course, module_id)
         else:
             flash(f"The knowledge check for “{module.title}” has been saved.", "success")
-            return redirect(url_for("course_admin.course", course_id=course.id, _anchor=f"module-{module.id}"))
+            return redirect(
+                url_for("course_admin.course", course_id=course.id, _anchor=f"module-{module.id}")
+            )
     else:
         form, status = posted, 422
     return (
-        render_template("courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check),
+        render_template(
+            "courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check
+        ),
         status,
     )
 
@@ -565,6 +604,7 @@ def enrol(course_id: int):
     form = EnrolForm()
     form.set_cohorts(cohorts)
     status = 200
+    withdraw_url = None
     if form.validate_on_submit():
         person = accounts.find_user_by_email(form.email.data)
         if person is None:
@@ -580,6 +620,14 @@ def enrol(course_id: int):
                 _discard_partial_change()
                 form.form_errors.append(error.message)
                 status = 409
+                existing = services.own_enrolment(person, course)
+                if existing is not None and existing.status in (
+                    EnrolmentStatus.ACTIVE,
+                    EnrolmentStatus.WAITLISTED,
+                ):
+                    withdraw_url = url_for(
+                        "course_admin.withdraw", course_id=course.id, enrolment_id=existing.id
+                    )
             else:
                 if enrolment.status == EnrolmentStatus.WAITLISTED:
                     flash(f"{person.name} is on the waiting list for {cohort.name}.", "success")
@@ -591,7 +639,10 @@ def enrol(course_id: int):
         status = _status(form)
     if status != 200:
         course = _course(course_id)
-    return render_template("courses/admin/enrol.html", course=course, form=form), status
+    return (
+        render_template("courses/admin/enrol.html", course=course, form=form, withdraw_url=withdraw_url),
+        status,
+    )
 
 
 @bp.route("/<int:course_id>/enrolments/<int:enrolment_id>/withdraw", methods=["GET", "POST"])
@@ -618,6 +669,8 @@ def withdraw(course_id: int, enrolment_id: int):
     elif form.errors:
         status = 422
     return (
-        render_template("courses/admin/withdraw.html", course=enrolment.course, enrolment=enrolment, form=form),
+        render_template(
+            "courses/admin/withdraw.html", course=enrolment.course, enrolment=enrolment, form=form
+        ),
         status,
     )

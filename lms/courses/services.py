@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, selectinload
 
 from lms import audit
 from lms.courses.completion import hooks, other_unmet_requirements
@@ -65,7 +66,8 @@ class CatalogueFilter:
 def catalogue_query(actor, filters: CatalogueFilter | None = None):
     """Courses the actor may see, filtered; trainees see published courses only."""
     filters = filters or CatalogueFilter()
-    query = select(Course).order_by(Course.title, Course.id)
+    # Explicit: a self-referential relationship is never eager-loaded from its mapper setting.
+    query = select(Course).options(selectinload(Course.prerequisites)).order_by(Course.title, Course.id)
     if not _is_admin(actor):
         query = query.where(Course.status == CourseStatus.PUBLISHED)
     elif filters.status:
@@ -181,6 +183,9 @@ def save_course(actor, course: Course | None, data: dict) -> Course:
     if "credits" in data:
         _set_credit_rule(course, data["credits"])
     db.session.flush()
+    if "credits" in data:
+        # The rule is written by course id: reload ``course.credit_rule`` so callers see the new one.
+        db.session.expire(course, ["credit_rule"])
     after = _course_snapshot(course)
     if before != after:
         audit.record(
@@ -231,7 +236,7 @@ def set_prerequisites(course: Course, required_ids: list[int]) -> None:
         raise InvalidInput.for_field(
             "prerequisite_ids", f"That would make a circle of prerequisites: {chain}."
         )
-    course.prerequisites = list(required)
+    course.prerequisites = sorted(required, key=lambda c: c.code)  # as the relationship orders them
 
 
 def _prerequisite_graph() -> dict[int, set[int]]:
@@ -622,6 +627,29 @@ def open_cohorts(course: Course) -> list[Cohort]:
     return [c for c in cohorts if c.is_open_on(day)]
 
 
+def cohorts_for(actor, course: Course) -> list[Cohort]:
+    """The cohorts of a course the actor is shown: all of them for admins, open ones otherwise."""
+    if not _is_admin(actor):
+        return open_cohorts(course)
+    return list(
+        db.session.scalars(
+            select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
+        )
+    )
+
+
+def get_cohort_for(actor, cohort_id: int) -> Cohort:
+    """A cohort of a course the actor may see.
+
+    :raises NotFound: no such cohort, or its course is not visible to the actor.
+    """
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None:
+        raise NotFound("No such cohort.")
+    get_course(actor, cohort.course_id)
+    return cohort
+
+
 def _take_seat(cohort: Cohort) -> bool:
     """Claim one place with a conditional update; false when the cohort is full.
 
@@ -678,6 +706,39 @@ def can_enrol_others(actor, user) -> bool:
         and actor.organisation_id is not None
         and actor.organisation_id == user.organisation_id
     )
+
+
+def enrolment_subjects(
+    actor, course_id: int, cohort_id: int | None = None, user_id: int | None = None
+) -> tuple:
+    """The person, course and cohort an enrolment request names by id: ``(user, course, cohort)``.
+
+    No ``user_id`` (or the actor's own) means the actor. The course must be one the actor may
+    see, and the cohort one of its cohorts.
+
+    :raises InvalidInput: no such course or cohort; for admins, no one with ``user_id``.
+    :raises NotAllowed: another person the actor may not enrol, whether or not anyone has the
+        id, so that ids reveal nothing.
+    """
+    from lms.accounts.models import User
+
+    try:
+        course = get_course(actor, course_id)
+    except NotFound:
+        raise InvalidInput.for_field("course_id", "No course has this id.") from None
+    cohort = None
+    if cohort_id is not None:
+        cohort = db.session.get(Cohort, cohort_id)
+        if cohort is None or cohort.course_id != course.id:
+            raise InvalidInput.for_field("cohort_id", "This course has no cohort with this id.")
+    if user_id is None or user_id == actor.id:
+        return actor, course, cohort
+    person = db.session.get(User, user_id)
+    if person is None and _is_admin(actor):
+        raise InvalidInput.for_field("user_id", "No one has this id.")
+    if person is None or not can_enrol_others(actor, person):
+        raise NotAllowed("You may only enrol members of your own organisation.")
+    return person, course, cohort
 
 
 def enrol(actor, user, course: Course, cohort: Cohort | None = None) -> Enrolment:
@@ -789,6 +850,44 @@ def can_see_enrolment(actor, enrolment: Enrolment) -> bool:
     return enrolment.user_id == actor.id or can_enrol_others(actor, enrolment.user)
 
 
+def visible_enrolments_query(
+    actor,
+    *,
+    user_id: int | None = None,
+    course_id: int | None = None,
+    status: EnrolmentStatus | None = None,
+    everyone: bool = False,
+):
+    """Enrolments the actor may see (the rule of :func:`can_see_enrolment`, in SQL), newest first.
+
+    Only the actor's own unless ``user_id`` names someone else or ``everyone`` asks for all
+    the actor may see: every enrolment for admins, their organisation's people's for org
+    managers. Someone the actor may not see gives an empty list, not an error.
+    """
+    from lms.accounts.models import User
+
+    query = (
+        select(Enrolment)
+        .join(Enrolment.user)
+        .options(contains_eager(Enrolment.user))
+        .order_by(Enrolment.enrolled_at.desc(), Enrolment.id.desc())
+    )
+    if user_id is None and not everyone:
+        user_id = actor.id
+    if user_id is not None:
+        query = query.where(Enrolment.user_id == user_id)
+    if not _is_admin(actor):
+        visible = Enrolment.user_id == actor.id
+        if actor.has_role(Role.ORG_MANAGER) and actor.organisation_id is not None:
+            visible = or_(visible, User.organisation_id == actor.organisation_id)
+        query = query.where(visible)
+    if course_id is not None:
+        query = query.where(Enrolment.course_id == course_id)
+    if status is not None:
+        query = query.where(Enrolment.status == status)
+    return query
+
+
 def own_enrolment(user, course: Course) -> Enrolment | None:
     """The user's enrolment on a course, if any."""
     return db.session.scalar(
@@ -822,6 +921,14 @@ def get_module_for(actor, course: Course, module_id: int) -> tuple[Module, Enrol
             "You are on the waiting list for this course; its modules open once you have a place."
         )
     raise NotAllowed(f"Your enrolment on {course.title} has ended; enrol again to open its modules.")
+
+
+def can_open_modules(actor, course: Course) -> bool:
+    """Whether the actor may open the modules of ``course`` (as :func:`get_module_for` allows)."""
+    if _is_admin(actor):
+        return True
+    enrolment = own_enrolment(actor, course)
+    return enrolment is not None and enrolment.is_current
 
 
 def withdraw(actor, enrolment: Enrolment, reason: str = "") -> None:
