@@ -104,20 +104,16 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
+    from lms import courses
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.api import init_api
-    from lms.courses.admin_views import bp as course_admin_bp
-    from lms.courses.manager_views import bp as course_reports_bp
-    from lms.courses.views import bp as courses_bp
     from lms.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(courses_bp)
-    app.register_blueprint(course_admin_bp)
-    app.register_blueprint(course_reports_bp)
+    courses.init_app(app)
     init_api(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import DateTime, Enum, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -91,3 +91,9 @@ def enum_column(enum_cls: type[enum.Enum], length: int = 30) -> Enum:
 
 #: Largest id an ``INTEGER`` primary key can hold; larger numbers name nothing.
 MAX_ID = 2**31 - 1
+
+
+def contains_text(column, text: str):
+    """Case-insensitive "contains" for searches; ``%`` and ``_`` in ``text`` match themselves."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")

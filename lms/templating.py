@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from lms.permissions import Role
 
@@ -33,6 +35,37 @@ def nav_items() -> list[NavItem]:
     held = current_user.role_names
     items = current_app.extensions.get("lms_nav", [])
     return sorted((i for i in items if not i.roles or i.roles & held), key=lambda i: (i.order, i.label))
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A block an area shows on the dashboard of holders of ``roles``."""
+
+    template: str
+    #: ``(user) -> dict`` of template variables; may return ``None`` to show nothing.
+    context: Callable[[object], dict | None]
+    roles: frozenset[Role]
+    order: int = 50
+
+
+def add_dashboard_panel(app: Flask, template: str, context, *roles: Role, order: int = 50) -> None:
+    """Let an area show a panel on the dashboard (e.g. a trainee's courses)."""
+    panel = DashboardPanel(template, context, frozenset(roles), order)
+    app.extensions.setdefault("lms_dashboard", []).append(panel)
+
+
+def dashboard_panels(user) -> list[Markup]:
+    """The rendered panels for ``user``, in order."""
+    held = user.role_names
+    panels = sorted(current_app.extensions.get("lms_dashboard", []), key=lambda p: p.order)
+    rendered = []
+    for panel in panels:
+        if panel.roles and not panel.roles & held:
+            continue
+        context = panel.context(user)
+        if context is not None:
+            rendered.append(Markup(render_template(panel.template, **context)))  # noqa: S704  (our template)
+    return rendered
 
 
 def format_datetime(value: dt.datetime | None, with_time: bool = True) -> str:

@@ -388,3 +388,21 @@ def test_enrolment_unique_in_database(db, make_user, make_course):
     with pytest.raises(IntegrityError):
         db.session.flush()
     nested.rollback()
+
+
+def test_org_manager_enrolling_themselves_follows_self_enrolment_rules(
+    make_user, make_course, make_organisation
+):
+    manager = make_user(Role.ORG_MANAGER, Role.TRAINEE, organisation=make_organisation())
+    with pytest.raises(NotAllowed):
+        services.enrol(manager, manager, make_course(is_self_enrol=False))
+
+
+def test_catalogue_search_treats_wildcards_literally(make_user, make_course):
+    trainee = make_user()
+    make_course(title="100% online")
+    other = make_course(title="Face to face")
+    found = set(
+        services.db.session.scalars(services.catalogue_query(trainee, services.CatalogueFilter(q="0%")))
+    )
+    assert other not in found and len(found) == 1

@@ -50,22 +50,97 @@ ACCESS: dict[str, object] = {
     "api_users.create_user": {A},
     "api_users.get_user": {A},
     "api_users.update_user": {A},
+    # courses: trainee pages
+    "courses.catalogue": ANY,
+    "courses.course": ANY,
+    "courses.enrol": {T},
+    "courses.withdraw": {T},
+    "courses.module": {T, A},
+    "courses.complete_module": {T},
+    "courses.submit_check": {T},
+    "courses.resource": {T, A},
+    "courses.mine": {T},
+    # courses: building them
+    "course_admin.courses": {A},
+    "course_admin.create_course": {A},
+    "course_admin.edit_course": {A},
+    "course_admin.course": {A},
+    "course_admin.create_module": {A},
+    "course_admin.edit_module": {A},
+    "course_admin.move_module": {A},
+    "course_admin.retire_module": {A},
+    "course_admin.module_resources": {A},
+    "course_admin.resource_file": {A},
+    "course_admin.remove_resource": {A},
+    "course_admin.knowledge_check": {A},
+    "course_admin.create_cohort": {A},
+    "course_admin.edit_cohort": {A},
+    "course_admin.enrol": {A},
+    "course_admin.withdraw": {A},
+    # courses: reports and bulk enrolment (org managers see their own staff only)
+    "course_reports.staff": {A, M},
+    "course_reports.courses": {A, M},
+    "course_reports.course_progress": {A, M},
+    "course_reports.cohort_progress": {A, M},
+    "course_reports.course_progress_csv": {A, M},
+    "course_reports.bulk_enrol": {A, M},
+    "course_reports.bulk_enrol_result": {A, M},
+    "course_reports.bulk_problems": {A, M},
+    # courses: API
+    "api_courses.list_courses": ANY,
+    "api_courses.create_course": {A},
+    "api_courses.get_course": ANY,
+    "api_courses.update_course": {A},
+    "api_courses.list_modules": ANY,
+    "api_courses.create_module": {A},
+    "api_courses.reorder_modules": {A},
+    "api_courses.get_module": {T, A},
+    "api_courses.update_module": {A},
+    "api_courses.get_knowledge_check": {T, A},
+    "api_courses.save_knowledge_check": {A},
+    "api_courses.list_cohorts": ANY,
+    "api_courses.create_cohort": {A},
+    "api_cohorts.get_cohort": ANY,
+    "api_cohorts.update_cohort": {A},
+    "api_cohorts.list_cohort_enrolments": {A, M},
+    "api_enrolments.list_enrolments": ANY,
+    "api_enrolments.create_enrolment": {T, M, A},
+    "api_enrolments.get_enrolment": ANY,
+    "api_enrolments.withdraw_enrolment": {T, M, A},
+    "api_enrolments.open_module": {T},
+    "api_enrolments.complete_module": {T},
+    "api_enrolments.submit_knowledge_check": {T},
 }
 
 
 @dataclass(frozen=True)
 class ObjectCase:
-    """A route about one object: its owner gets in, another person of the same role does not."""
+    """A route about one person's object: its owner gets in, another person of the same role
+    gets ``unrelated_status`` and changes nothing.
+    """
 
     owner_role: Role
     #: status the unrelated person of the same role gets
     unrelated_status: int = 404
+    #: a well-formed JSON body, so that the object check (not input validation) answers
+    body: dict | None = None
 
 
-#: endpoint -> the object-level rule to prove, for routes whose URL names an object.
+#: endpoint -> the object-level rule to prove, for routes whose URL names someone's object.
 OBJECT_LEVEL: dict[str, ObjectCase] = {
     "accounts.revoke_token": ObjectCase(T),
     "api_tokens.revoke_token": ObjectCase(T),
+    "courses.module": ObjectCase(T),
+    "courses.complete_module": ObjectCase(T),
+    "courses.submit_check": ObjectCase(T),
+    "courses.resource": ObjectCase(T),
+    "api_courses.get_module": ObjectCase(T),
+    "api_courses.get_knowledge_check": ObjectCase(T),
+    "api_enrolments.get_enrolment": ObjectCase(T),
+    "api_enrolments.withdraw_enrolment": ObjectCase(T),
+    "api_enrolments.open_module": ObjectCase(T),
+    "api_enrolments.complete_module": ObjectCase(T),
+    "api_enrolments.submit_knowledge_check": ObjectCase(T, body={"answers": {"1": 1}}),
 }
 
 IDENTITIES = ["anonymous", *Role]
@@ -104,7 +179,7 @@ def test_every_route_is_in_the_table_and_declares_the_same_rule(app):
 
 
 @pytest.fixture
-def world(db, make_user, make_token):
+def world(db, make_user, make_token, make_course, make_cohort):
     """One user per role, each with an API token, and objects for URL parameters."""
     from lms.accounts.services import make_password_token
 
@@ -112,14 +187,33 @@ def world(db, make_user, make_token):
     tokens = {role: make_token(people[role])[1] for role in Role}
     owner_token, _plain = make_token(people[T], name="owned by the trainee")
     subject = make_user(T, name="Subject of admin pages")
+    course, module, cohort, resource, enrolment = _course_objects(people[T], make_course, make_cohort)
     values = {
         "user_id": subject.id,
         "token_id": owner_token.id,
         "token": make_password_token(subject),
         "filename": "css/lms.css",
+        "course_id": course.id,
+        "module_id": module.id,
+        "cohort_id": cohort.id,
+        "resource_id": resource.id,
+        "enrolment_id": enrolment.id,
+        "report_id": 1,
     }
     db.session.commit()
     return people, tokens, values
+
+
+def _course_objects(trainee, make_course, make_cohort):
+    """A published course with a module, a link resource and a cohort; ``trainee`` is enrolled."""
+    from lms.courses import services
+
+    course = make_course(modules=1)
+    module = services.active_modules([course.id])[course.id][0]
+    cohort = make_cohort(course)
+    resource = services.save_resource(module, title="Reading", url="https://example.org/reading")
+    enrolment = services.enrol(trainee, trainee, course, cohort)
+    return course, module, cohort, resource, enrolment
 
 
 def _url(rule, values) -> str:
@@ -131,9 +225,9 @@ def _url(rule, values) -> str:
     return url
 
 
-def _call(client, method, url, bearer=None):
+def _call(client, method, url, bearer=None, body=None):
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    kwargs = {"json": {}} if url.startswith("/api/") and method in {"POST", "PATCH", "PUT"} else {}
+    kwargs = {"json": body or {}} if url.startswith("/api/") and method in {"POST", "PATCH", "PUT"} else {}
     return client.open(url, method=method, headers=headers, **kwargs)
 
 
@@ -170,35 +264,62 @@ def test_every_route_answers_each_role_as_declared(app, world, login_as):
     assert not problems, "\n".join(problems)
 
 
-def test_object_level_rules(app, db, make_user, make_token, world):
-    people, _tokens, _values = world
-    from lms.accounts.models import ApiToken
+def _owned_objects(owner, make_token, make_course, make_cohort):
+    """Objects belonging to ``owner`` for every URL parameter of the object-level routes."""
+    from lms.courses import services
 
+    from lms.storage import services as storage
+
+    token, _plain = make_token(owner)
+    course, module, _cohort, _link, enrolment = _course_objects(owner, make_course, make_cohort)
+    services.save_knowledge_check(None, module, 50, [services.QuestionInput("Q", ["a", "b"], 0)])
+    stored = storage.save(b"handout", "handout.txt", "text/plain")
+    resource = services.save_resource(module, title="Handout", stored_file=stored)
+    return {
+        "token_id": token.id,
+        "course_id": course.id,
+        "module_id": module.id,
+        "resource_id": resource.id,
+        "enrolment_id": enrolment.id,
+    }
+
+
+def _row_counts(db):
+    import sqlalchemy as sa
+
+    skip = {"audit_entries", "api_tokens"}
+    return {
+        t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t))
+        for t in db.metadata.sorted_tables
+        if t.name not in skip
+    }
+
+
+def test_object_level_rules(app, db, make_user, make_token, make_course, make_cohort):
     problems = []
     for endpoint, case in OBJECT_LEVEL.items():
         rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-        method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
-        for who in ("unrelated", "owner"):
-            owner = make_user(case.owner_role)
-            stranger = make_user(case.owner_role)
-            token, _ = make_token(owner)
-            db.session.commit()
-            url = _url(rule, {"token_id": token.id})
-            actor = owner if who == "owner" else stranger
+        method = "POST" if "POST" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        owner, stranger = make_user(case.owner_role), make_user(case.owner_role)
+        values = _owned_objects(owner, make_token, make_course, make_cohort)
+        db.session.commit()
+        url = _url(rule, values)
+        for who, actor in (("unrelated", stranger), ("owner", owner)):
             client = app.test_client()
+            bearer = None
             if url.startswith("/api/"):
                 _t, bearer = make_token(actor)
                 db.session.commit()
-                status = _call(client, method, url, bearer).status_code
             else:
-                client.post(
-                    "/account/login", data={"email": actor.email, "password": "correct horse battery"}
-                )
-                status = _call(client, method, url).status_code
+                client.post("/account/login", data={"email": actor.email, "password": "correct horse battery"})
+            before = _row_counts(db)
+            status = _call(client, method, url, bearer, case.body).status_code
             db.session.expire_all()
-            revoked = db.session.get(ApiToken, token.id).revoked_at is not None
-            if who == "unrelated" and (status != case.unrelated_status or revoked):
-                problems.append(f"{endpoint} as unrelated {case.owner_role}: {status}, revoked={revoked}")
-            if who == "owner" and (status >= 400 or not revoked):
-                problems.append(f"{endpoint} as owner: {status}, revoked={revoked}")
+            if who == "unrelated":
+                if status != case.unrelated_status:
+                    problems.append(f"{method} {endpoint} as unrelated {case.owner_role}: {status}")
+                if _row_counts(db) != before:
+                    problems.append(f"{method} {endpoint} as unrelated {case.owner_role} changed the database")
+            elif status in (401, 403, 404) or status >= 500:
+                problems.append(f"{method} {endpoint} as owner: {status}")
     assert not problems, "\n".join(problems)

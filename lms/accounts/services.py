@@ -11,13 +11,13 @@ import secrets
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from lms import audit
 from lms.accounts.auth import hash_token
 from lms.accounts.models import ApiToken, User, UserRole, new_session_token, normalise_email
 from lms.accounts.throttle import login_throttle
-from lms.database import utcnow
+from lms.database import contains_text, utcnow
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.mail import queue_email
@@ -65,6 +65,13 @@ def get_user(user_id: int) -> User:
 def find_user_by_email(email: str) -> User | None:
     """The user with this email, compared case-insensitively."""
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def search_people(query, text: str):
+    """Narrow a ``select(User)`` to people whose name or email contains ``text``."""
+    if not text.strip():
+        return query
+    return query.where(or_(contains_text(User.email, text), contains_text(User.name, text)))
 
 
 def create_user(

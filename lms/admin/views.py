@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from lms.accounts import services as accounts
 from lms.accounts.forms import ConfirmForm
@@ -15,18 +15,13 @@ from lms.errors import InvalidInput
 from lms.extensions import db
 from lms.forms import apply_domain_errors
 from lms.organisations.models import Organisation
-from lms.pagination import paginate
+from lms.pagination import page_arg, paginate
 from lms.permissions import Role, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 25
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        abort(400, "The page number must be a whole number.")
 
 
 def _organisations():
@@ -40,9 +35,8 @@ def users():
     form = SearchForm(request.args)
     query = select(User).order_by(User.name, User.id)
     if form.validate() and form.q.data:
-        term = f"%{form.q.data.strip().lower()}%"
-        query = query.where(or_(User.email.like(term), db.func.lower(User.name).like(term)))
-    page = paginate(query, _page_arg(), PER_PAGE)
+        query = accounts.search_people(query, form.q.data)
+    page = paginate(query, page_arg(), PER_PAGE)
     return render_template("admin/users.html", page=page, form=form)
 
 
@@ -129,7 +123,7 @@ def audit_log():
     subject_type = request.args.get("subject_type")
     if subject_type:
         query = query.where(AuditEntry.subject_type == subject_type[:40])
-    page = paginate(query, _page_arg(), 50)
+    page = paginate(query, page_arg(), 50)
     actor_ids = {e.actor_id for e in page.items if e.actor_id}
     actors = (
         {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}

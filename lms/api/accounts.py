@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from lms.accounts import services as accounts
 from lms.accounts.models import ApiToken, User
@@ -166,11 +166,7 @@ def revoke_token(token_id: int):
 def list_users(query):
     """Everyone with an account, by name."""
     statement = select(User).order_by(User.name, User.id)
-    if query.get("q", "").strip():
-        term = "%" + _escape_like(query["q"].strip().lower()) + "%"
-        statement = statement.where(
-            or_(User.email.like(term, escape="\\"), func.lower(User.name).like(term, escape="\\"))
-        )
+    statement = accounts.search_people(statement, query.get("q", ""))
     return page_body(paginate(statement, query["page"], query["per_page"]))
 
 
@@ -219,11 +215,6 @@ def update_user(data, user_id: int):
     if "is_active" in data:
         accounts.set_active(current_user, person, data["is_active"])
     return person
-
-
-def _escape_like(term: str) -> str:
-    """Make ``%`` and ``_`` in a search term match themselves."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _check_organisation(organisation_id: int | None) -> None:

@@ -39,7 +39,7 @@ from lms.errors import Conflict, InvalidInput, NotFound
 from lms.extensions import db
 from lms.forms import apply_domain_errors
 from lms.organisations.models import Organisation, OrganisationKind
-from lms.pagination import paginate
+from lms.pagination import page_arg, paginate
 from lms.permissions import Role, roles_required
 from lms.storage import services as storage
 from lms.templating import add_nav_item
@@ -76,11 +76,6 @@ def init_admin_nav(app: Flask) -> None:
     add_nav_item(app, "Manage courses", "course_admin.courses", Role.ADMIN, order=70)
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        abort(400, "The page number must be a whole number.")
 
 
 def _course(course_id: int) -> Course:
@@ -121,7 +116,7 @@ def courses():
     if form.validate():
         filters.q = (form.q.data or "").strip()
         filters.status = CourseStatus(form.status.data) if form.status.data else None
-    page = paginate(services.catalogue_query(current_user, filters), _page_arg(), PER_PAGE)
+    page = paginate(services.catalogue_query(current_user, filters), page_arg(), PER_PAGE)
     return render_template("courses/admin/courses.html", page=page, form=form, filters=filters)
 
 

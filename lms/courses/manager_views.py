@@ -2,6 +2,345 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from sqlalchemy import select
+from wtforms import RadioField, SearchField, SelectField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from lms.courses import bulk, chart, reports, services
+from lms.courses.models import Cohort, EnrolmentStatus
+from lms.errors import InvalidInput, NotFound
+from lms.extensions import db
+from lms.forms import apply_domain_errors
+from lms.permissions import Role, roles_required
+from lms.storage import services as storage
+from lms.templating import add_nav_item
 
 bp = Blueprint("course_reports", __name__, url_prefix="/manage", template_folder="templates")
+
+#: Ids and page numbers beyond these cannot exist (and would overflow the database's integers).
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+#: Where the result of the last bulk enrolment waits for the result page (counts only).
+BULK_SESSION_KEY = "bulk_enrolment"
+
+
+def init_manage_nav(app: Flask) -> None:
+    """Put "Staff training" in the navigation of org managers and admins."""
+    add_nav_item(app, "Staff training", "course_reports.staff", Role.ORG_MANAGER, Role.ADMIN, order=60)
+
+
+# --- forms -----------------------------------------------------------------------------
+
+
+class ReportFilterForm(FlaskForm):
+    """Narrow a report: by status, and (admins only) by organisation."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        "Status",
+        choices=[SelectChoice("", "Any status")]
+        + [SelectChoice(s.value, s.label) for s in reports.STATUS_ORDER],
+        validators=[Optional()],
+    )
+    organisation_id = SelectField("Organisation", coerce=int, default=0, validators=[Optional()])
+    q = SearchField("Name or email", validators=[Optional(), Length(max=100)])
+
+    def prepare(
+        self,
+        organisations,
+        *,
+        with_status: bool = True,
+        with_search: bool = False,
+        everyone: str = "Every organisation",
+    ) -> None:
+        """Offer the organisations an admin may pick; drop the fields a page does not use."""
+        if organisations:
+            self.organisation_id.choices = [SelectChoice(0, everyone)] + [
+                SelectChoice(o.id, o.name) for o in organisations
+            ]
+        else:
+            del self.organisation_id
+        if not with_status:
+            del self.status
+        if not with_search:
+            del self.q
+
+    def chosen(self) -> tuple[EnrolmentStatus | None, int | None, str]:
+        """``(status, organisation_id, search)``, ignoring values that are not valid."""
+        if not self.validate():
+            return None, None, ""
+        status = EnrolmentStatus(self.status.data) if "status" in self and self.status.data else None
+        organisation_id = (self.organisation_id.data or None) if "organisation_id" in self else None
+        q = (self.q.data or "").strip() if "q" in self else ""
+        return status, organisation_id, q
+
+
+class BulkEnrolForm(FlaskForm):
+    """Upload a CSV file of people to enrol."""
+
+    file = FileField(
+        "CSV file",
+        description="Up to 50,000 rows. In Excel or LibreOffice, save the sheet as “CSV UTF-8”.",
+        validators=[
+            FileRequired("Choose a CSV file to upload."),
+            FileAllowed(["csv", "txt"], "Upload a .csv file. In Excel: File, Save As, then “CSV UTF-8”."),
+        ],
+    )
+    cohort_id = SelectField("Cohort", coerce=int, default=0, validators=[Optional()])
+    mode = RadioField(
+        "If some rows have problems",
+        choices=[SelectChoice(m.value, m.label) for m in bulk.Mode],
+        default=bulk.Mode.VALID_ROWS.value,
+        validators=[InputRequired("Choose what to do if some rows have problems.")],
+    )
+    submit = SubmitField("Check the file and enrol")
+
+    def set_cohorts(self, cohorts: list[Cohort]) -> None:
+        """Offer the course's cohorts that have not ended, with their free places."""
+        self.cohort_id.choices = [SelectChoice(0, "No cohort")] + [
+            SelectChoice(c.id, _cohort_label(c)) for c in cohorts
+        ]
+
+
+def _cohort_label(cohort: Cohort) -> str:
+    dates = cohort.starts_on.strftime("%-d %b %Y")
+    if cohort.capacity is None:
+        places = "no limit on places"
+    elif cohort.seats_left:
+        places = f"{cohort.seats_left} place{'s' if cohort.seats_left != 1 else ''} left"
+    else:
+        places = "full, waiting list" if cohort.has_waiting_list else "full"
+    return f"{cohort.name}, from {dates} ({places})"
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _page_arg() -> int:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        abort(400, "The page number must be a whole number.")
+    if page > MAX_PAGE:
+        abort(404, "There is no such page.")
+    return page
+
+
+def _filter_form(**options) -> ReportFilterForm:
+    form = ReportFilterForm(request.args)
+    form.prepare(reports.organisations_to_pick(current_user), **options)
+    return form
+
+
+def _cohorts_of(course, *, not_ended: bool = False) -> list[Cohort]:
+    query = select(Cohort).where(Cohort.course_id == course.id)
+    if not_ended:
+        query = query.where(Cohort.ends_on >= services.today()).order_by(Cohort.starts_on, Cohort.id)
+    else:
+        query = query.order_by(Cohort.starts_on.desc(), Cohort.id.desc())
+    return list(db.session.scalars(query))
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+@bp.route("/staff")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def staff():
+    """An organisation's people with their enrolments; admins pick the organisation."""
+    form = _filter_form(with_status=False, with_search=True, everyone="Choose an organisation")
+    _status, organisation_id, q = form.chosen()
+    scope = reports.scope_for(current_user, organisation_id)
+    page = reports.staff_overview(scope, q=q, page=_page_arg())
+    return render_template("courses/manage/staff.html", form=form, scope=scope, page=page, q=q)
+
+
+@bp.route("/courses")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def courses():
+    """Courses with enrolment counts and completion rates for the people the actor may see."""
+    form = _filter_form(with_status=False)
+    _status, organisation_id, _q = form.chosen()
+    scope = reports.scope_for(current_user, organisation_id)
+    page = reports.courses_overview(current_user, scope, page=_page_arg())
+    return render_template("courses/manage/courses.html", form=form, scope=scope, page=page)
+
+
+def _progress_page(course, cohort):
+    form = _filter_form()
+    status, organisation_id, _q = form.chosen()
+    report = reports.progress_report(
+        current_user, course, cohort, status=status, organisation_id=organisation_id, page=_page_arg()
+    )
+    subject = cohort.name if cohort else course.title
+    svg = chart.completions_chart(
+        report.months, chart_id="completions-chart", title=f"Completions per month, {subject}"
+    )
+    return render_template(
+        "courses/manage/progress.html",
+        report=report,
+        form=form,
+        chart=svg,
+        cohorts=_cohorts_of(course) if cohort is None else [],
+        csv_args={
+            k: v
+            for k, v in {
+                "status": status.value if status else None,
+                "organisation_id": organisation_id,
+                "cohort_id": cohort.id if cohort else None,
+            }.items()
+            if v
+        },
+    )
+
+
+@bp.route("/courses/<int:course_id>/progress")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def course_progress(course_id: int):
+    """Who is enrolled on a course, how far they are, and its completion rate."""
+    course = reports.get_course_for_report(current_user, course_id)
+    return _progress_page(course, None)
+
+
+@bp.route("/cohorts/<int:cohort_id>/progress")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def cohort_progress(cohort_id: int):
+    """Who is enrolled in a cohort, how far they are, and its completion rate."""
+    cohort = reports.get_cohort_for_report(current_user, cohort_id)
+    return _progress_page(cohort.course, cohort)
+
+
+@bp.route("/courses/<int:course_id>/progress.csv")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def course_progress_csv(course_id: int):
+    """A course's (or one cohort's) progress list as CSV, streamed in batches."""
+    course = reports.get_course_for_report(current_user, course_id)
+    cohort_id = request.args.get("cohort_id", type=int)
+    if cohort_id is not None and not 1 <= cohort_id <= MAX_ID:
+        raise NotFound("No such cohort for this course.")
+    cohort = services.get_cohort(course, cohort_id) if cohort_id else None
+    form = _filter_form()
+    status, organisation_id, _q = form.chosen()
+    # The body is read after the request has ended (and committed): each batch of rows is
+    # read in an application context of its own. Who may see what is settled here, first.
+    rows = reports.progress_rows(
+        current_user,
+        course,
+        cohort,
+        status=status,
+        organisation_id=organisation_id,
+        reading=current_app._get_current_object().app_context,
+    )
+
+    def body():
+        yield "\ufeff"  # a byte-order mark, so that Excel reads UTF-8
+        yield from reports.csv_lines(rows)
+
+    name = f"{course.code}-{cohort.name if cohort else 'all'}-progress-{services.today().isoformat()}.csv"
+    response = Response(body(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = storage.content_disposition(storage.safe_filename(name))
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- bulk enrolment --------------------------------------------------------------------
+
+
+@bp.route("/courses/<int:course_id>/bulk-enrol", methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def bulk_enrol(course_id: int):
+    """Enrol people listed in a CSV file; every row is checked before anyone is enrolled."""
+    course = reports.get_course_for_report(current_user, course_id)
+    form = BulkEnrolForm()
+    form.set_cohorts(_cohorts_of(course, not_ended=True))
+    if form.validate_on_submit():
+        cohort = services.get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
+        try:
+            result = bulk.bulk_enrol(
+                current_user, course, form.file.data.read(), cohort, bulk.Mode(form.mode.data)
+            )
+        except InvalidInput as error:
+            apply_domain_errors(form, error)
+        else:
+            session[BULK_SESSION_KEY] = {
+                **result.summary(),
+                "course_id": course.id,
+                "user_id": current_user.id,
+                "cohort": cohort.name if cohort else None,
+            }
+            flash(*_result_message(result))
+            return redirect(url_for("course_reports.bulk_enrol_result", course_id=course.id))
+    return (
+        render_template("courses/manage/bulk_enrol.html", form=form, course=course, scope=_own_scope()),
+        422 if form.errors else 200,
+    )
+
+
+def _result_message(result: bulk.BulkResult) -> tuple[str, str]:
+    """A one-line summary for the flash message, and its category."""
+    if not result.is_applied:
+        return "Nothing was enrolled: some rows have problems.", "error"
+    people = "person" if result.enrolled == 1 else "people"
+    message = f"{result.enrolled} {people} enrolled"
+    if result.waitlisted:
+        message += f", {result.waitlisted} on the waiting list"
+    problems = result.skipped + result.errors
+    if problems:
+        message += f"; {problems} row{'s' if problems != 1 else ''} not enrolled (see below)"
+    return message + ".", "success" if result.enrolled or result.waitlisted else "warning"
+
+
+def _own_scope() -> reports.Scope:
+    return reports.scope_for(current_user)
+
+
+@bp.route("/courses/<int:course_id>/bulk-enrol/result")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def bulk_enrol_result(course_id: int):
+    """What the last bulk enrolment on this course did: counts and the rows not enrolled."""
+    course = reports.get_course_for_report(current_user, course_id)
+    summary = session.get(BULK_SESSION_KEY)
+    if not summary or summary.get("course_id") != course.id or summary.get("user_id") != current_user.id:
+        return redirect(url_for("course_reports.bulk_enrol", course_id=course.id))
+    report, problems = None, []
+    if summary.get("report_id"):
+        try:
+            report = bulk.get_problem_report(current_user, summary["report_id"])
+            problems = bulk.read_problem_report(report)
+        except (NotFound, FileNotFoundError):
+            report = None
+    return render_template(
+        "courses/manage/bulk_result.html",
+        course=course,
+        summary=summary,
+        report=report,
+        problems=problems,
+        shown_limit=bulk.SHOWN_PROBLEMS,
+    )
+
+
+@bp.route("/bulk-enrol/problems/<int:report_id>.csv")
+@roles_required(Role.ADMIN, Role.ORG_MANAGER)
+def bulk_problems(report_id: int):
+    """Download every row a bulk enrolment did not enrol, with the reasons (one's own reports only)."""
+    return storage.send(bulk.get_problem_report(current_user, report_id))

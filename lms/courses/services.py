@@ -31,7 +31,7 @@ from lms.courses.models import (
     course_prerequisites,
 )
 from lms.credits.models import CreditRule
-from lms.database import utcnow
+from lms.database import contains_text, utcnow
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.permissions import Role
@@ -73,12 +73,11 @@ def catalogue_query(actor, filters: CatalogueFilter | None = None):
     elif filters.status:
         query = query.where(Course.status == filters.status)
     if filters.q:
-        term = f"%{filters.q.strip().lower()}%"
         query = query.where(
             or_(
-                func.lower(Course.title).like(term),
-                func.lower(Course.code).like(term),
-                func.lower(Course.summary).like(term),
+                contains_text(Course.title, filters.q),
+                contains_text(Course.code, filters.q),
+                contains_text(Course.summary, filters.q),
             )
         )
     if filters.provider_id:
@@ -751,7 +750,9 @@ def enrol(actor, user, course: Course, cohort: Cohort | None = None) -> Enrolmen
     :raises InvalidInput: a missing prerequisite, or a cohort that is not open.
     :raises Conflict: already enrolled, or the cohort is full with no waiting list.
     """
-    is_self = actor is not None and actor.id == user.id and not can_enrol_others(actor, user)
+    # Enrolling oneself follows the self-enrolment rules even for an org manager who is also a
+    # trainee; only admins may bypass them.
+    is_self = actor is not None and actor.id == user.id and not _is_admin(actor)
     if is_self:
         if not course.is_published:
             raise NotFound("No such course.")
@@ -906,7 +907,7 @@ def get_module_for(actor, course: Course, module_id: int) -> tuple[Module, Enrol
     The enrolment is ``None`` when an admin who is not studying the course previews it.
 
     :raises NotFound: no such module, or the actor is not enrolled on the course.
-    :raises NotAllowed: the actor is on the waiting list, or their enrolment has ended.
+    :raises Conflict: the actor is on the waiting list, or their enrolment has ended.
     """
     module = get_module(course, module_id)
     enrolment = own_enrolment(actor, course)
@@ -917,10 +918,8 @@ def get_module_for(actor, course: Course, module_id: int) -> tuple[Module, Enrol
     if enrolment is None:
         raise NotFound("No such module for you: enrol on the course to open its modules.")
     if enrolment.status == EnrolmentStatus.WAITLISTED:
-        raise NotAllowed(
-            "You are on the waiting list for this course; its modules open once you have a place."
-        )
-    raise NotAllowed(f"Your enrolment on {course.title} has ended; enrol again to open its modules.")
+        raise Conflict("You are on the waiting list for this course; its modules open once you have a place.")
+    raise Conflict(f"Your enrolment on {course.title} has ended; enrol again to open its modules.")
 
 
 def can_open_modules(actor, course: Course) -> bool:

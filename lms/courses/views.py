@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from lms.content import render_markdown
@@ -12,7 +12,7 @@ from lms.courses.models import CourseStatus, DeliveryFormat, EnrolmentStatus
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.forms import apply_domain_errors
-from lms.pagination import Page, paginate
+from lms.pagination import Page, page_arg, paginate
 from lms.permissions import Role, authenticated, roles_required
 from lms.storage import services as storage
 
@@ -20,11 +20,6 @@ bp = Blueprint("courses", __name__, url_prefix="/courses", template_folder="temp
 PER_PAGE = 20
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        abort(400, "The page number must be a whole number.")
 
 
 def _is_admin() -> bool:
@@ -52,7 +47,7 @@ def catalogue():
         filters.has_credits = True if form.has_credits.data else None
         if "status" in form and form.status.data:
             filters.status = CourseStatus(form.status.data)
-    page = paginate(services.catalogue_query(current_user, filters), _page_arg(), PER_PAGE)
+    page = paginate(services.catalogue_query(current_user, filters), page_arg(), PER_PAGE)
     is_filtered = bool(filters.q or filters.provider_id or filters.delivery_format or filters.has_credits)
     return (
         render_template("courses/catalogue.html", form=form, page=page, is_filtered=is_filtered),
@@ -193,6 +188,7 @@ def _render_module(course, module, enrolment, *, check_form=None, status: int = 
             is_done=module.id in done,
             check=check,
             check_form=check_form,
+            form=check_form,  # base.html prefixes the title with "Error:" when it has errors
             attempt=attempt if show_result else None,
             review=_attempt_review(check, attempt) if show_result else [],
             complete_form=CompleteForm(formdata=None),
@@ -207,7 +203,11 @@ def _render_module(course, module, enrolment, *, check_form=None, status: int = 
 def module(course_id: int, module_id: int):
     """A module to study (the visit is recorded), or an admin's preview (nothing is recorded)."""
     course = services.get_course(current_user, course_id)
-    module, enrolment = services.get_module_for(current_user, course, module_id)
+    try:
+        module, enrolment = services.get_module_for(current_user, course, module_id)
+    except Conflict as error:  # on the waiting list, or withdrawn: the course page says what to do
+        flash(error.message, "warning")
+        return redirect(url_for("courses.course", course_id=course.id))
     if enrolment is not None:
         services.open_module(current_user, enrolment, module)
     return _render_module(course, module, enrolment)
@@ -267,18 +267,14 @@ def submit_check(course_id: int, module_id: int):
     if form.validate_on_submit():
         was_completed = enrolment.status == EnrolmentStatus.COMPLETED
         try:
-            result = services.submit_knowledge_check(current_user, enrolment, module, form.answers())
+            services.submit_knowledge_check(current_user, enrolment, module, form.answers())
         except InvalidInput as error:
             apply_domain_errors(form, error)
         else:
+            # The module page shows the attempt: score, pass or not, and each answer explained.
             finished = _after_progress(course, module, enrolment, was_completed)
             if finished:
                 return finished
-            outcome = "passed" if result.attempt.is_passed else "not passed yet"
-            flash(
-                f"You scored {result.attempt.score}% (pass mark {result.pass_mark}%): {outcome}.",
-                "success" if result.attempt.is_passed else "warning",
-            )
             target = url_for("courses.module", course_id=course.id, module_id=module.id)
             return redirect(f"{target}#check-result")
     return _render_module(course, module, enrolment, check_form=form, status=422)
@@ -305,7 +301,7 @@ def resource(course_id: int, module_id: int, resource_id: int):
 def mine():
     """The trainee's enrolments, current first, with progress and where to continue."""
     learning = services.dashboard(current_user)
-    number = _page_arg()
+    number = page_arg()
     start = (number - 1) * PER_PAGE
     page = Page(items=learning[start : start + PER_PAGE], page=number, per_page=PER_PAGE, total=len(learning))
     return render_template("courses/mine.html", page=page)

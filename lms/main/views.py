@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lms.extensions import db
 from lms.permissions import authenticated, public
+from lms.templating import dashboard_panels
 
 bp = Blueprint("main", __name__, template_folder="templates")
 
@@ -25,8 +26,8 @@ def index():
 @bp.route("/dashboard")
 @authenticated
 def dashboard():
-    """Each role's starting points."""
-    return render_template("main/dashboard.html")
+    """Each role's starting points, and the panels the areas add (e.g. a trainee's courses)."""
+    return render_template("main/dashboard.html", panels=dashboard_panels(current_user))
 
 
 @bp.route("/healthz")

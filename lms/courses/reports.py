@@ -1,0 +1,455 @@
+"""Progress reports for admins and organisation managers: who is enrolled, how far, who completed.
+
+Admins see every organisation's people (or one, when they pick it). An org manager sees
+only the people of their own organisation, whatever the URL or filter asks for: the
+:class:`Scope` built by :func:`scope_for` is applied to every query here. Each report
+runs a fixed number of queries, whatever the number of enrolments.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy.orm import contains_eager
+
+from lms.accounts.models import User
+from lms.accounts.services import search_people
+from lms.courses import services
+from lms.courses.models import Cohort, Course, CourseStatus, Enrolment, EnrolmentStatus
+from lms.errors import NotAllowed, NotFound
+from lms.extensions import db
+from lms.organisations.models import Organisation
+from lms.pagination import Page, paginate
+from lms.permissions import Role
+
+#: Rows per page of the progress and staff lists.
+PER_PAGE = 50
+#: Enrolments read per query while streaming a CSV export.
+EXPORT_BATCH = 500
+#: Characters that make a spreadsheet treat a cell as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Order in which statuses are listed.
+STATUS_ORDER = (
+    EnrolmentStatus.ACTIVE,
+    EnrolmentStatus.WAITLISTED,
+    EnrolmentStatus.COMPLETED,
+    EnrolmentStatus.WITHDRAWN,
+    EnrolmentStatus.LAPSED,
+)
+
+
+# --- who may see whom ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose enrolments a report covers: everyone's, one organisation's, or nobody's."""
+
+    #: ``None`` means every organisation (admins only).
+    organisation_id: int | None = None
+    #: The organisation named by ``organisation_id``, for headings.
+    organisation: Organisation | None = None
+    #: An org manager's scope: fixed to their organisation, filters cannot widen it.
+    is_fixed: bool = False
+    #: An org manager with no organisation sees nobody.
+    is_empty: bool = False
+
+    def describe(self) -> str:
+        """Whose people the report shows, for headings."""
+        if self.is_empty:
+            return "nobody: your account is not linked to an organisation"
+        if self.organisation is not None:
+            return f"people from {self.organisation.name}"
+        return "people from every organisation"
+
+
+def is_admin(actor) -> bool:
+    """Whether ``actor`` sees every organisation's people."""
+    return actor is not None and actor.has_role(Role.ADMIN)
+
+
+def scope_for(actor, organisation_id: int | None = None) -> Scope:
+    """The people ``actor`` may see, narrowed to ``organisation_id`` when an admin asks for it.
+
+    An org manager always gets their own organisation: the ``organisation_id`` they pass is
+    ignored, so no URL or filter shows them anyone else.
+
+    :raises NotAllowed: the actor is neither an admin nor an org manager.
+    :raises NotFound: an admin asked for an organisation that does not exist.
+    """
+    if is_admin(actor):
+        if not organisation_id:
+            return Scope()
+        organisation = db.session.get(Organisation, organisation_id)
+        if organisation is None:
+            raise NotFound("No such organisation.")
+        return Scope(organisation_id=organisation.id, organisation=organisation)
+    if actor is None or not actor.has_role(Role.ORG_MANAGER):
+        raise NotAllowed("Only administrators and organisation managers see progress reports.")
+    if actor.organisation_id is None:
+        return Scope(is_fixed=True, is_empty=True)
+    return Scope(organisation_id=actor.organisation_id, organisation=actor.organisation, is_fixed=True)
+
+
+def _scoped(query: Select, scope: Scope) -> Select:
+    """Restrict a query that already joins ``User`` to the people of ``scope``."""
+    if scope.is_empty:
+        return query.where(false())
+    if scope.organisation_id is not None:
+        return query.where(User.organisation_id == scope.organisation_id)
+    return query
+
+
+def get_course_for_report(actor, course_id: int) -> Course:
+    """A course whose progress the actor may see: any for admins; published or archived otherwise.
+
+    :raises NotFound: no such course, or a draft and the actor is no admin.
+    """
+    course = db.session.get(Course, course_id)
+    if course is None or (course.status == CourseStatus.DRAFT and not is_admin(actor)):
+        raise NotFound("No such course.")
+    return course
+
+
+def get_cohort_for_report(actor, cohort_id: int) -> Cohort:
+    """A cohort whose progress the actor may see (its course must be visible to them).
+
+    :raises NotFound:
+    """
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or (cohort.course.status == CourseStatus.DRAFT and not is_admin(actor)):
+        raise NotFound("No such cohort.")
+    return cohort
+
+
+def organisations_to_pick(actor) -> list[Organisation]:
+    """Organisations an admin can narrow a report to; none for org managers (one query)."""
+    if not is_admin(actor):
+        return []
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+# --- completion rate and chart data ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompletionRate:
+    """How many of the people who took a place (active, completed, withdrawn, lapsed) completed."""
+
+    completed: int
+    took_place: int
+
+    @property
+    def percent(self) -> int | None:
+        """Whole percent, never rounded up to 100 or down to 0 unless it really is; ``None`` if nobody."""
+        if not self.took_place:
+            return None
+        value = round(100 * self.completed / self.took_place)
+        if self.completed < self.took_place:
+            value = min(value, 99)
+        if self.completed > 0:
+            value = max(value, 1)
+        return value
+
+
+def completion_rate(scope: Scope, course: Course, cohort: Cohort | None = None) -> CompletionRate:
+    """The completion rate of a course or cohort over the people in ``scope`` (one query)."""
+    if scope.is_empty:
+        return CompletionRate(0, 0)
+    completed, took_place = services.completion_rate(
+        course.id, cohort.id if cohort else None, organisation_id=scope.organisation_id
+    )
+    return CompletionRate(completed, took_place)
+
+
+def completions_by_month(
+    scope: Scope, course: Course, cohort: Cohort | None = None
+) -> list[tuple[dt.date, int]]:
+    """Completions per month over the last 12 months for the people in ``scope`` (one query)."""
+    if scope.is_empty:
+        return [(month, 0) for month, _count in services.completions_by_month(course.id)]
+    return services.completions_by_month(
+        course.id, cohort.id if cohort else None, organisation_id=scope.organisation_id
+    )
+
+
+def status_counts(scope: Scope, course: Course, cohort: Cohort | None = None) -> dict[EnrolmentStatus, int]:
+    """How many enrolments of each status, in ``scope`` (one query)."""
+    query = (
+        select(Enrolment.status, func.count(Enrolment.id))
+        .join(User, User.id == Enrolment.user_id)
+        .where(Enrolment.course_id == course.id)
+        .group_by(Enrolment.status)
+    )
+    if cohort is not None:
+        query = query.where(Enrolment.cohort_id == cohort.id)
+    counts = dict.fromkeys(STATUS_ORDER, 0)
+    for status, count in db.session.execute(_scoped(query, scope)):
+        counts[EnrolmentStatus(status)] = count
+    return counts
+
+
+# --- progress lists ----------------------------------------------------------------------
+
+
+def enrolments_query(
+    scope: Scope, course: Course, cohort: Cohort | None = None, status: EnrolmentStatus | None = None
+) -> Select:
+    """Enrolments on a course (or cohort) of the people in ``scope``, by name."""
+    query = (
+        select(Enrolment)
+        .join(Enrolment.user)
+        .options(contains_eager(Enrolment.user))
+        .where(Enrolment.course_id == course.id)
+        .order_by(User.name, Enrolment.id)
+    )
+    if cohort is not None:
+        query = query.where(Enrolment.cohort_id == cohort.id)
+    if status is not None:
+        query = query.where(Enrolment.status == status)
+    return _scoped(query, scope)
+
+
+@dataclass
+class ProgressReport:
+    """A course's or cohort's progress page: the rate, the chart, the counts and one page of people."""
+
+    course: Course
+    cohort: Cohort | None
+    scope: Scope
+    status: EnrolmentStatus | None
+    rate: CompletionRate
+    months: list[tuple[dt.date, int]]
+    counts: dict[EnrolmentStatus, int]
+    page: Page
+
+    @property
+    def total(self) -> int:
+        """Everyone enrolled in scope, on the waiting list included."""
+        return sum(self.counts.values())
+
+
+def progress_report(
+    actor,
+    course: Course,
+    cohort: Cohort | None = None,
+    *,
+    status: EnrolmentStatus | None = None,
+    organisation_id: int | None = None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> ProgressReport:
+    """Progress of the people the actor may see on a course or cohort, in a fixed number of queries.
+
+    :raises NotAllowed: the actor is neither an admin nor an org manager.
+    """
+    scope = scope_for(actor, organisation_id)
+    result = paginate(enrolments_query(scope, course, cohort, status), page, per_page)
+    result.items = services.summarise(result.items)
+    return ProgressReport(
+        course=course,
+        cohort=cohort,
+        scope=scope,
+        status=status,
+        rate=completion_rate(scope, course, cohort),
+        months=completions_by_month(scope, course, cohort),
+        counts=status_counts(scope, course, cohort),
+        page=result,
+    )
+
+
+# --- staff overview ----------------------------------------------------------------------
+
+
+@dataclass
+class StaffMember:
+    """One person of an organisation with their enrolments and progress."""
+
+    user: User
+    enrolments: list[services.EnrolmentSummary] = field(default_factory=list)
+
+
+def staff_overview(scope: Scope, *, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page | None:
+    """One page of an organisation's people with their enrolments; ``None`` when the scope is everyone.
+
+    Five queries whatever the number of people or enrolments: count, page, roles, enrolments
+    and progress (two).
+    """
+    if scope.organisation_id is None and not scope.is_empty:
+        return None
+    query = select(User).order_by(User.name, User.id)
+    query = _scoped(query, scope)
+    query = search_people(query, q)
+    result = paginate(query, page, per_page)
+    members = {user.id: StaffMember(user) for user in result.items}
+    if members:
+        enrolments = db.session.scalars(
+            select(Enrolment)
+            .join(Enrolment.course)
+            .options(contains_eager(Enrolment.course))
+            .where(Enrolment.user_id.in_(members))
+            .order_by(Course.title, Enrolment.id)
+        ).all()
+        for summary in services.summarise(list(enrolments)):
+            members[summary.enrolment.user_id].enrolments.append(summary)
+    result.items = list(members.values())
+    return result
+
+
+# --- courses overview --------------------------------------------------------------------
+
+
+@dataclass
+class CourseLine:
+    """A course with its enrolment counts for the people in scope."""
+
+    course: Course
+    counts: dict[EnrolmentStatus, int]
+
+    @property
+    def rate(self) -> CompletionRate:
+        """Completed out of those who took a place."""
+        took = sum(n for s, n in self.counts.items() if s != EnrolmentStatus.WAITLISTED)
+        return CompletionRate(self.counts[EnrolmentStatus.COMPLETED], took)
+
+    @property
+    def total(self) -> int:
+        """Everyone enrolled, on the waiting list included."""
+        return sum(self.counts.values())
+
+    @property
+    def waitlisted(self) -> int:
+        """People on the waiting list."""
+        return self.counts[EnrolmentStatus.WAITLISTED]
+
+
+def courses_overview(actor, scope: Scope, *, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """Courses the actor can report on, with counts for ``scope``: four queries a page.
+
+    Admins get every course; org managers get published courses and any other course their
+    staff were enrolled on (an archived course keeps its history).
+    """
+    query = select(Course).order_by(Course.title, Course.id)
+    if not is_admin(actor):
+        staff_courses = _scoped(select(Enrolment.course_id).join(User, User.id == Enrolment.user_id), scope)
+        query = query.where(
+            or_(
+                Course.status == CourseStatus.PUBLISHED,
+                and_(Course.status == CourseStatus.ARCHIVED, Course.id.in_(staff_courses)),
+            )
+        )
+    result = paginate(query, page, per_page)
+    counts = {course.id: dict.fromkeys(STATUS_ORDER, 0) for course in result.items}
+    if counts:
+        grouped = (
+            select(Enrolment.course_id, Enrolment.status, func.count(Enrolment.id))
+            .join(User, User.id == Enrolment.user_id)
+            .where(Enrolment.course_id.in_(counts))
+            .group_by(Enrolment.course_id, Enrolment.status)
+        )
+        for course_id, status, count in db.session.execute(_scoped(grouped, scope)):
+            counts[course_id][EnrolmentStatus(status)] = count
+    result.items = [CourseLine(course, counts[course.id]) for course in result.items]
+    return result
+
+
+# --- CSV export --------------------------------------------------------------------------
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula: ``'`` before = + - @ tab or CR."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Format rows as CSV lines (CRLF, quoted where needed), each cell made formula-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([csv_safe(cell) for cell in row])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+PROGRESS_COLUMNS = (
+    "Name",
+    "Email",
+    "Organisation",
+    "Cohort",
+    "Status",
+    "Percent complete",
+    "Completed on",
+    "Last activity (UTC)",
+)
+
+
+def _iso(value: dt.datetime | None, date_only: bool = False) -> str:
+    if value is None:
+        return ""
+    return value.date().isoformat() if date_only else value.strftime("%Y-%m-%d %H:%M")
+
+
+def progress_rows(
+    actor,
+    course: Course,
+    cohort: Cohort | None = None,
+    *,
+    status: EnrolmentStatus | None = None,
+    organisation_id: int | None = None,
+    reading: Callable[[], AbstractContextManager] = nullcontext,
+) -> Iterator[list[object]]:
+    """The header and every row of a progress list, read in batches (keyset on name, then id).
+
+    Who may see what is settled before the first row, so the rows can be read after the
+    request has ended: each batch is read inside ``reading()`` (e.g. an application context
+    of its own) and the rows are handed out after it closes.
+
+    :raises NotAllowed: the actor is neither an admin nor an org manager.
+    """
+    scope = scope_for(actor, organisation_id)
+    base = enrolments_query(scope, course, cohort, status)
+
+    def batch_after(last: tuple[str, int] | None) -> tuple[list[list[object]], tuple[str, int] | None]:
+        query = base
+        if last is not None:
+            query = query.where(or_(User.name > last[0], and_(User.name == last[0], Enrolment.id > last[1])))
+        enrolments = list(db.session.scalars(query.limit(EXPORT_BATCH)).unique())
+        if not enrolments:
+            return [], None
+        rows = []
+        for summary in services.summarise(enrolments):
+            enrolment = summary.enrolment
+            user = enrolment.user
+            rows.append(
+                [
+                    user.name,
+                    user.email,
+                    user.organisation.name if user.organisation else "",
+                    enrolment.cohort.name if enrolment.cohort else "",
+                    enrolment.status.label,
+                    summary.percent,
+                    _iso(enrolment.completed_at, date_only=True),
+                    _iso(enrolment.last_activity_at),
+                ]
+            )
+        return rows, (enrolments[-1].user.name, enrolments[-1].id)
+
+    def rows() -> Iterator[list[object]]:
+        yield list(PROGRESS_COLUMNS)
+        last = None
+        while True:
+            with reading():
+                batch, last = batch_after(last)
+            if not batch:
+                return
+            yield from batch
+
+    return rows()
