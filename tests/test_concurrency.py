@@ -222,3 +222,44 @@ def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app,
         enrolment = db.session.get(Enrolment, enrolment_id)
         assert enrolment.completed_at is not None
     assert announced == [enrolment_id]
+
+
+def test_concurrent_api_requests_for_the_last_places(race_app):
+    """The same race through real HTTP requests: never more enrolments than places."""
+    from lms.accounts.models import User
+    from lms.accounts.services import create_api_token
+    from lms.courses.models import Cohort, Enrolment
+
+    def people_with_tokens():
+        ids = _people(THREADS, "http")
+        return [create_api_token(db.session.get(User, i), "race")[1] for i in ids]
+
+    tokens = _setup(race_app, lambda: people_with_tokens())
+    course_id, cohort_id = _setup(race_app, lambda: _course("RACE4"))
+    barrier = threading.Barrier(THREADS)
+    statuses: list[int] = [0] * THREADS
+
+    def post(i):
+        client = race_app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/enrolments",
+            json={"course_id": course_id, "cohort_id": cohort_id},
+            headers={"Authorization": f"Bearer {tokens[i]}"},
+        )
+        statuses[i] = response.status_code
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [201] * 5 + [409] * (THREADS - 5), statuses
+    with race_app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Enrolment).where(Enrolment.cohort_id == cohort_id)
+            )
+            == 5
+        )
+        assert db.session.get(Cohort, cohort_id).seats_taken == 5
