@@ -220,9 +220,15 @@ class Step(NamedTuple):
 
 def steps() -> tuple[Step, ...]:
     """Every step in dependency order; an area adds one line here (imports stay lazy)."""
+    from lms.courses.demo import generate_cohorts, generate_courses, generate_enrolments, generate_progress
+
     return (
         Step("organisations", generate_organisations),
         Step("users", generate_users),
+        Step("courses", generate_courses),
+        Step("cohorts", generate_cohorts),
+        Step("enrolments", generate_enrolments),
+        Step("progress", generate_progress),
     )
 
 

@@ -58,7 +58,9 @@ class SeedReport:
 
 def _area_seeders() -> tuple:
     """Each area's ``seed(report)``, in dependency order; each is idempotent."""
-    return ()
+    from lms.courses import demo as courses
+
+    return (courses.seed,)
 
 
 def seed_demo() -> SeedReport:
