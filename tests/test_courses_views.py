@@ -250,7 +250,7 @@ class TestCoursePage:
         page = _text(client.get(response.headers["Location"]))
         assert f"You are enrolled on {course.title} (Summer run)." in page
         assert "Your enrolment" in page and "Active" in page
-        assert "Continue where you left off" in page
+        assert "Start the course" in page
         enrolment = services.own_enrolment(trainee, course)
         assert enrolment.status == EnrolmentStatus.ACTIVE and enrolment.cohort_id == cohort.id
         assert db.session.get(Cohort, cohort.id).seats_taken == 1
@@ -611,7 +611,7 @@ class TestKnowledgeCheck:
         assert "Question 1 of 3: Question 1?</legend>" in page
         assert page.count('type="radio"') == 9
         assert "Mark “" not in page  # completed by passing the check instead
-        assert "To pass, answer at least 60% correctly" in page
+        assert "To pass, answer at least 60% of them correctly" in page
 
     def test_unanswered_questions_are_named(self, client, setup, db):
         course, first, _second, check, _enrolment = setup

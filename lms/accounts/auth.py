@@ -8,6 +8,7 @@ import hashlib
 from flask import Flask, g, request
 from flask_login import LoginManager
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import ApiToken, User
 from lms.database import utcnow
@@ -31,7 +32,9 @@ def load_session_user(session_token: str) -> User | None:
     """Flask-Login user loader: the session names a user by their current session token."""
     if is_api_request():
         return None
-    user = db.session.scalar(select(User).where(User.session_token == session_token))
+    user = db.session.scalar(
+        select(User).where(User.session_token == session_token).options(selectinload(User.roles))
+    )
     if user is None or not user.is_active:
         return None
     return user

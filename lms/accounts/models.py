@@ -50,7 +50,7 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     roles: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
     organisation = relationship("Organisation", back_populates="members", lazy="joined")
 

@@ -12,6 +12,7 @@ import secrets
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from lms import audit
 from lms.accounts.auth import hash_token
@@ -65,6 +66,11 @@ def get_user(user_id: int) -> User:
 def find_user_by_email(email: str) -> User | None:
     """The user with this email, compared case-insensitively."""
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def people_query(text: str = ""):
+    """Everyone with an account, by name, with their roles, narrowed by a search text."""
+    return search_people(select(User).options(selectinload(User.roles)).order_by(User.name, User.id), text)
 
 
 def search_people(query, text: str):

@@ -33,9 +33,7 @@ def _organisations():
 def users():
     """Everyone with an account, searchable and paginated."""
     form = SearchForm(request.args)
-    query = select(User).order_by(User.name, User.id)
-    if form.validate() and form.q.data:
-        query = accounts.search_people(query, form.q.data)
+    query = accounts.people_query(form.q.data if form.validate() and form.q.data else "")
     page = paginate(query, page_arg(), PER_PAGE)
     return render_template("admin/users.html", page=page, form=form)
 

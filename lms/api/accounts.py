@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from lms.accounts import services as accounts
-from lms.accounts.models import ApiToken, User
+from lms.accounts.models import ApiToken
 from lms.api.schemas import ErrorSchema, PageQuerySchema, StrictSchema, object_id, page_body, page_of, text
 from lms.database import utcnow
 from lms.errors import InvalidInput
@@ -165,8 +165,7 @@ def revoke_token(token_id: int):
 @roles_required(Role.ADMIN)
 def list_users(query):
     """Everyone with an account, by name."""
-    statement = select(User).order_by(User.name, User.id)
-    statement = accounts.search_people(statement, query.get("q", ""))
+    statement = accounts.people_query(query.get("q", ""))
     return page_body(paginate(statement, query["page"], query["per_page"]))
 
 

@@ -210,7 +210,8 @@ def update_course(data, course_id: int):
 def list_modules(query, course_id: int):
     """A course's modules in order; content only for people studying it and administrators."""
     course = services.get_course(current_user, course_id)
-    page = _page_of_list(services.active_modules([course.id])[course.id], query)
+    modules = services.active_modules([course.id], with_content=True)[course.id]
+    page = _page_of_list(modules, query)
     page.items = _module_views(page.items)
     if services.can_open_modules(current_user, course):
         return _dump(ModulePageSchema(), page_body(page))

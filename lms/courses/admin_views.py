@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 
 from lms.accounts import services as accounts
@@ -245,7 +246,10 @@ def course(course_id: int):
         else {}
     )
     cohorts = db.session.scalars(
-        select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
+        select(Cohort)
+        .where(Cohort.course_id == course.id)
+        .options(selectinload(Cohort.facilitators))
+        .order_by(Cohort.starts_on, Cohort.id)
     ).all()
     waiting = dict(
         db.session.execute(
@@ -594,7 +598,10 @@ def enrol(course_id: int):
     """Enrol a person on the course, found by email, optionally into a cohort."""
     course = _course(course_id)
     cohorts = db.session.scalars(
-        select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
+        select(Cohort)
+        .where(Cohort.course_id == course.id)
+        .options(selectinload(Cohort.facilitators))
+        .order_by(Cohort.starts_on, Cohort.id)
     ).all()
     form = EnrolForm()
     form.set_cohorts(cohorts)

@@ -145,7 +145,8 @@ class Module(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    course: Mapped[Course] = relationship(back_populates="modules", lazy="joined")
+    #: Plain lazy load: a module's course is nearly always in the session already.
+    course: Mapped[Course] = relationship(back_populates="modules")
     resources: Mapped[list[ModuleResource]] = relationship(
         back_populates="module",
         order_by="ModuleResource.position",
@@ -254,8 +255,9 @@ class Cohort(db.Model):
     enrolment_closes_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    course: Mapped[Course] = relationship(back_populates="cohorts", lazy="joined")
-    facilitators = relationship("User", secondary=cohort_facilitators, lazy="selectin", order_by="User.name")
+    course: Mapped[Course] = relationship(back_populates="cohorts")
+    #: Loaded where shown (``selectinload``), not with every cohort.
+    facilitators = relationship("User", secondary=cohort_facilitators, order_by="User.name")
 
     __table_args__ = (
         CheckConstraint("ends_on >= starts_on", name="dates_in_order"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, defer, selectinload
 
 from lms import audit
 from lms.courses.completion import hooks, other_unmet_requirements
@@ -67,7 +67,11 @@ def catalogue_query(actor, filters: CatalogueFilter | None = None):
     """Courses the actor may see, filtered; trainees see published courses only."""
     filters = filters or CatalogueFilter()
     # Explicit: a self-referential relationship is never eager-loaded from its mapper setting.
-    query = select(Course).options(selectinload(Course.prerequisites)).order_by(Course.title, Course.id)
+    query = (
+        select(Course)
+        .options(selectinload(Course.prerequisites), selectinload(Course.credit_rule))
+        .order_by(Course.title, Course.id)
+    )
     if not _is_admin(actor):
         query = query.where(Course.status == CourseStatus.PUBLISHED)
     elif filters.status:
@@ -279,16 +283,19 @@ def missing_prerequisites(user, course: Course) -> list[Course]:
 # --- modules and knowledge checks ------------------------------------------------------
 
 
-def active_modules(course_ids: list[int]) -> dict[int, list[Module]]:
-    """Modules shown to trainees (not retired), by course, in order: one query."""
+def active_modules(course_ids: list[int], *, with_content: bool = False) -> dict[int, list[Module]]:
+    """Modules shown to trainees (not retired), by course, in order: one query.
+
+    The Markdown content is left out unless asked for: lists and progress need only titles,
+    and content can be long.
+    """
     by_course: dict[int, list[Module]] = {cid: [] for cid in course_ids}
     if not course_ids:
         return by_course
-    modules = db.session.scalars(
-        select(Module)
-        .where(Module.course_id.in_(course_ids), Module.is_retired.is_(False))
-        .order_by(Module.course_id, Module.position, Module.id)
-    )
+    query = select(Module).where(Module.course_id.in_(course_ids), Module.is_retired.is_(False))
+    if not with_content:
+        query = query.options(defer(Module.content))
+    modules = db.session.scalars(query.order_by(Module.course_id, Module.position, Module.id))
     for module in modules:
         by_course[module.course_id].append(module)
     return by_course
@@ -615,26 +622,22 @@ def get_cohort(course: Course, cohort_id: int) -> Cohort:
     return cohort
 
 
-def open_cohorts(course: Course) -> list[Cohort]:
+def open_cohorts(course: Course, *, with_facilitators: bool = False) -> list[Cohort]:
     """Cohorts of a course that are taking enrolments today, soonest first."""
     day = today()
-    cohorts = db.session.scalars(
-        select(Cohort)
-        .where(Cohort.course_id == course.id, Cohort.ends_on >= day)
-        .order_by(Cohort.starts_on, Cohort.id)
-    ).all()
+    query = select(Cohort).where(Cohort.course_id == course.id, Cohort.ends_on >= day)
+    if with_facilitators:
+        query = query.options(selectinload(Cohort.facilitators))
+    cohorts = db.session.scalars(query.order_by(Cohort.starts_on, Cohort.id)).all()
     return [c for c in cohorts if c.is_open_on(day)]
 
 
 def cohorts_for(actor, course: Course) -> list[Cohort]:
-    """The cohorts of a course the actor is shown: all of them for admins, open ones otherwise."""
+    """The cohorts of a course the actor is shown (with facilitators): all for admins, open ones otherwise."""
     if not _is_admin(actor):
-        return open_cohorts(course)
-    return list(
-        db.session.scalars(
-            select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
-        )
-    )
+        return open_cohorts(course, with_facilitators=True)
+    query = select(Cohort).where(Cohort.course_id == course.id).options(selectinload(Cohort.facilitators))
+    return list(db.session.scalars(query.order_by(Cohort.starts_on, Cohort.id)))
 
 
 def get_cohort_for(actor, cohort_id: int) -> Cohort:

@@ -22,7 +22,7 @@ class CreditRule(db.Model):
     #: Framework level, e.g. "FHEQ level 6".
     level: Mapped[str] = mapped_column(String(60), default="")
 
-    course = relationship("Course", backref=db.backref("credit_rule", uselist=False, lazy="selectin"))
+    course = relationship("Course", backref=db.backref("credit_rule", uselist=False))
     awarding_body = relationship("Organisation", lazy="joined")
 
     __table_args__ = (CheckConstraint("credits > 0", name="credits_positive"),)
