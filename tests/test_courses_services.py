@@ -406,3 +406,15 @@ def test_catalogue_search_treats_wildcards_literally(make_user, make_course):
         services.db.session.scalars(services.catalogue_query(trainee, services.CatalogueFilter(q="0%")))
     )
     assert other not in found and len(found) == 1
+
+
+def test_archived_course_stays_visible_to_its_trainees_only(make_user, make_course, admin):
+    trainee, stranger = make_user(), make_user()
+    course = make_course()
+    services.enrol(trainee, trainee, course)
+    services.save_course(admin, course, {"status": CourseStatus.ARCHIVED})
+    assert services.get_course(trainee, course.id) is course
+    with pytest.raises(NotFound):
+        services.get_course(stranger, course.id)
+    with pytest.raises(InvalidInput):
+        services.enrol(admin, stranger, course)

@@ -267,7 +267,6 @@ def test_every_route_answers_each_role_as_declared(app, world, login_as):
 def _owned_objects(owner, make_token, make_course, make_cohort):
     """Objects belonging to ``owner`` for every URL parameter of the object-level routes."""
     from lms.courses import services
-
     from lms.storage import services as storage
 
     token, _plain = make_token(owner)
@@ -311,7 +310,9 @@ def test_object_level_rules(app, db, make_user, make_token, make_course, make_co
                 _t, bearer = make_token(actor)
                 db.session.commit()
             else:
-                client.post("/account/login", data={"email": actor.email, "password": "correct horse battery"})
+                client.post(
+                    "/account/login", data={"email": actor.email, "password": "correct horse battery"}
+                )
             before = _row_counts(db)
             status = _call(client, method, url, bearer, case.body).status_code
             db.session.expire_all()
@@ -319,7 +320,9 @@ def test_object_level_rules(app, db, make_user, make_token, make_course, make_co
                 if status != case.unrelated_status:
                     problems.append(f"{method} {endpoint} as unrelated {case.owner_role}: {status}")
                 if _row_counts(db) != before:
-                    problems.append(f"{method} {endpoint} as unrelated {case.owner_role} changed the database")
+                    problems.append(
+                        f"{method} {endpoint} as unrelated {case.owner_role} changed the database"
+                    )
             elif status in (401, 403, 404) or status >= 500:
                 problems.append(f"{method} {endpoint} as owner: {status}")
     assert not problems, "\n".join(problems)

@@ -95,14 +95,19 @@ def catalogue_query(actor, filters: CatalogueFilter | None = None):
 
 
 def get_course(actor, course_id: int) -> Course:
-    """A course the actor may see.
+    """A course the actor may see: published ones; archived ones they were enrolled on; all for admins.
 
-    :raises NotFound: no such course, or a draft/archived one and the actor is no admin.
+    :raises NotFound: no such course, a draft, or an archived course the actor never took.
     """
     course = db.session.get(Course, course_id)
-    if course is None or (not course.is_published and not _is_admin(actor)):
+    if course is None:
         raise NotFound("No such course.")
-    return course
+    if course.is_published or _is_admin(actor):
+        return course
+    took_it = actor is not None and own_enrolment(actor, course) is not None
+    if course.status == CourseStatus.ARCHIVED and took_it:
+        return course  # trainees keep access to what they studied
+    raise NotFound("No such course.")
 
 
 def catalogue_providers(actor) -> list:
