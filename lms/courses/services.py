@@ -514,24 +514,13 @@ def modules_with_knowledge_check(module_ids: list[int]) -> set[int]:
     )
 
 
-def module_resources(module: Module) -> list[ModuleResource]:
-    """A module's links and files, in order, with their stored files: one query."""
-    return list(
-        db.session.scalars(
-            select(ModuleResource)
-            .where(ModuleResource.module_id == module.id)
-            .order_by(ModuleResource.position, ModuleResource.id)
-        )
-    )
-
-
 def get_file_resource(module: Module, resource_id: int) -> ModuleResource:
     """A file offered with ``module`` (links are followed directly, not through us).
 
     :raises NotFound: no such resource in this module, or it is a link.
     """
-    resource = db.session.get(ModuleResource, resource_id)
-    if resource is None or resource.module_id != module.id or resource.stored_file is None:
+    resource = get_resource(module, resource_id)
+    if resource.stored_file is None:
         raise NotFound("No such file in this module.")
     return resource
 

@@ -180,7 +180,7 @@ def _render_module(course, module, enrolment, *, check_form=None, status: int = 
             enrolment=enrolment,
             summary=services.EnrolmentSummary(enrolment, modules, done) if enrolment else None,
             content=render_markdown(module.content),
-            resources=services.module_resources(module),
+            resources=services.resources_of([module.id])[module.id],
             position=index + 1,
             total=len(modules),
             previous=modules[index - 1] if index > 0 else None,
