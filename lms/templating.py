@@ -46,26 +46,32 @@ class DashboardPanel:
     context: Callable[[object], dict | None]
     roles: frozenset[Role]
     order: int = 50
+    #: The page the panel summarises; its plain link card is then left off the dashboard.
+    endpoint: str | None = None
 
 
-def add_dashboard_panel(app: Flask, template: str, context, *roles: Role, order: int = 50) -> None:
+def add_dashboard_panel(
+    app: Flask, template: str, context, *roles: Role, order: int = 50, endpoint: str | None = None
+) -> None:
     """Let an area show a panel on the dashboard (e.g. a trainee's courses)."""
-    panel = DashboardPanel(template, context, frozenset(roles), order)
+    panel = DashboardPanel(template, context, frozenset(roles), order, endpoint)
     app.extensions.setdefault("lms_dashboard", []).append(panel)
 
 
-def dashboard_panels(user) -> list[Markup]:
-    """The rendered panels for ``user``, in order."""
+def dashboard_panels(user) -> tuple[list[Markup], set[str]]:
+    """The rendered panels for ``user``, in order, and the endpoints they summarise."""
     held = user.role_names
     panels = sorted(current_app.extensions.get("lms_dashboard", []), key=lambda p: p.order)
-    rendered = []
+    rendered, covered = [], set()
     for panel in panels:
         if panel.roles and not panel.roles & held:
             continue
         context = panel.context(user)
         if context is not None:
             rendered.append(Markup(render_template(panel.template, **context)))  # noqa: S704  (our template)
-    return rendered
+            if panel.endpoint:
+                covered.add(panel.endpoint)
+    return rendered, covered
 
 
 def format_datetime(value: dt.datetime | None, with_time: bool = True) -> str:

@@ -24,4 +24,5 @@ def init_app(app: Flask) -> None:
         lambda user: {"learning": services.dashboard(user)},
         Role.TRAINEE,
         order=10,
+        endpoint="courses.mine",
     )

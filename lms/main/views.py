@@ -27,7 +27,8 @@ def index():
 @authenticated
 def dashboard():
     """Each role's starting points, and the panels the areas add (e.g. a trainee's courses)."""
-    return render_template("main/dashboard.html", panels=dashboard_panels(current_user))
+    panels, covered = dashboard_panels(current_user)
+    return render_template("main/dashboard.html", panels=panels, covered=covered)
 
 
 @bp.route("/healthz")
