@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = LmsFlask(__name__, instance_relative_config=True)
     load_config(app, test_config)
     register_extensions(app)
+    register_proxy(app)
     register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -90,6 +91,15 @@ def register_extensions(app: Flask) -> None:
     from lms.accounts.throttle import init_throttle
 
     init_throttle(app)
+
+
+def register_proxy(app: Flask) -> None:
+    """Trust the configured number of reverse proxies for the client's address and scheme."""
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def register_security(app: Flask) -> None:

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, object] = {
     "STORAGE_PATH": None,
     "BOOTSTRAP_SERVE_LOCAL": True,
     "BASE_URL": "http://127.0.0.1:5000",
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust; the
+    # client address (for sign-in throttling) and the scheme come from them. 0 trusts none.
+    "TRUSTED_PROXIES": 0,
 }
 
 

@@ -148,3 +148,24 @@ class TestHealth:
     def test_healthz_and_readyz(self, client):
         assert client.get("/healthz").json == {"status": "ok"}
         assert client.get("/readyz").json["database"] == "ok"
+
+
+def test_trusted_proxy_gives_the_client_address(app, client, make_user, monkeypatch):
+    from lms import register_proxy
+
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 1)
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app)
+    register_proxy(app)
+    user = make_user()
+
+    def attempt(email, password, address):
+        return client.post(
+            "/account/login",
+            data={"email": email, "password": password},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    for n in range(30):
+        attempt(f"guess{n}@example.org", "wrong password!", "203.0.113.7")
+    assert attempt(user.email, "correct horse battery", "203.0.113.7") == 429
+    assert attempt(user.email, "correct horse battery", "198.51.100.9") == 302
