@@ -28,6 +28,7 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Set up everything (Python packages, Chromium, axe-core) and run ruff and the whole suite.
 ## LMS_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/lms_test runs it on PostgreSQL.

@@ -49,9 +49,7 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    roles: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan"
-    )
+    roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
     organisation = relationship("Organisation", back_populates="members", lazy="joined")
 
     @validates("email")

@@ -22,8 +22,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 PER_PAGE = 25
 
 
-
-
 def _organisations():
     return db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
 

@@ -77,8 +77,6 @@ def init_admin_nav(app: Flask) -> None:
     add_nav_item(app, "Manage courses", "course_admin.courses", Role.ADMIN, order=70)
 
 
-
-
 def _course(course_id: int) -> Course:
     return services.get_course(current_user, course_id)
 

@@ -20,8 +20,6 @@ bp = Blueprint("courses", __name__, url_prefix="/courses", template_folder="temp
 PER_PAGE = 20
 
 
-
-
 def _is_admin() -> bool:
     return current_user.has_role(Role.ADMIN)
 
