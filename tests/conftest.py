@@ -113,6 +113,18 @@ def db(app):
             app.extensions["lms_login_throttle"].reset_all()
 
 
+@contextmanager
+def rolled_back(db):
+    """Run the body in a savepoint of the test's connection and undo it afterwards."""
+    db.session.remove()
+    savepoint = db.engines[None].begin_nested()
+    try:
+        yield
+    finally:
+        db.session.remove()
+        savepoint.rollback()
+
+
 class IsolatedClient(FlaskClient):
     """Runs each request in its own context, as a real server would.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -35,6 +34,7 @@ from lms.demo import generate as generator
 from lms.demo.generate import SIZES, Step, generate
 from lms.demo.seed import DEMO_PASSWORD, seed_demo
 from lms.organisations.models import OrganisationKind
+from tests.conftest import rolled_back
 
 XS = SIZES["xs"]
 #: Bigger than xs in courses and cohorts, so that prerequisites and optional modules appear.
@@ -275,18 +275,6 @@ def test_the_org_managers_staff_are_on_the_programme_with_varied_progress(db, se
 
 
 # --- generate --------------------------------------------------------------------------
-
-
-@contextmanager
-def rolled_back(db):
-    """Run the body in a savepoint of the test's connection and undo it afterwards."""
-    db.session.remove()
-    savepoint = db.engines[None].begin_nested()
-    try:
-        yield
-    finally:
-        db.session.remove()
-        savepoint.rollback()
 
 
 def fingerprint(db) -> dict[str, list[tuple]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,10 @@ from lms.demo import generate as generator
 from lms.demo.generate import GENERATED_PASSWORD, SIZES, Step, generate
 from lms.organisations.models import Organisation, OrganisationKind
 from lms.permissions import Role
+from tests.conftest import rolled_back
 
 XS = SIZES["xs"]
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "generate.md"
-
-
-@contextmanager
-def rolled_back(db):
-    """Run the body in a savepoint of the test's connection and undo it afterwards."""
-    db.session.remove()
-    savepoint = db.engines[None].begin_nested()
-    try:
-        yield
-    finally:
-        db.session.remove()
-        savepoint.rollback()
 
 
 def fingerprint(db) -> dict[str, list[tuple]]:

@@ -6,7 +6,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     current_app,
     flash,
     redirect,
@@ -28,6 +27,7 @@ from lms.courses.models import Cohort, EnrolmentStatus
 from lms.errors import InvalidInput, NotFound
 from lms.extensions import db
 from lms.forms import apply_domain_errors
+from lms.pagination import page_arg
 from lms.permissions import Role, roles_required
 from lms.storage import services as storage
 from lms.templating import add_nav_item
@@ -36,7 +36,6 @@ bp = Blueprint("course_reports", __name__, url_prefix="/manage", template_folder
 
 #: Ids and page numbers beyond these cannot exist (and would overflow the database's integers).
 MAX_ID = 2**31 - 1
-MAX_PAGE = 1_000_000
 #: Where the result of the last bulk enrolment waits for the result page (counts only).
 BULK_SESSION_KEY = "bulk_enrolment"
 
@@ -135,16 +134,6 @@ def _cohort_label(cohort: Cohort) -> str:
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _page_arg() -> int:
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        abort(400, "The page number must be a whole number.")
-    if page > MAX_PAGE:
-        abort(404, "There is no such page.")
-    return page
-
-
 def _filter_form(**options) -> ReportFilterForm:
     form = ReportFilterForm(request.args)
     form.prepare(reports.organisations_to_pick(current_user), **options)
@@ -170,7 +159,7 @@ def staff():
     form = _filter_form(with_status=False, with_search=True, everyone="Choose an organisation")
     _status, organisation_id, q = form.chosen()
     scope = reports.scope_for(current_user, organisation_id)
-    page = reports.staff_overview(scope, q=q, page=_page_arg())
+    page = reports.staff_overview(scope, q=q, page=page_arg())
     return render_template("courses/manage/staff.html", form=form, scope=scope, page=page, q=q)
 
 
@@ -181,7 +170,7 @@ def courses():
     form = _filter_form(with_status=False)
     _status, organisation_id, _q = form.chosen()
     scope = reports.scope_for(current_user, organisation_id)
-    page = reports.courses_overview(current_user, scope, page=_page_arg())
+    page = reports.courses_overview(current_user, scope, page=page_arg())
     return render_template("courses/manage/courses.html", form=form, scope=scope, page=page)
 
 
@@ -189,7 +178,7 @@ def _progress_page(course, cohort):
     form = _filter_form()
     status, organisation_id, _q = form.chosen()
     report = reports.progress_report(
-        current_user, course, cohort, status=status, organisation_id=organisation_id, page=_page_arg()
+        current_user, course, cohort, status=status, organisation_id=organisation_id, page=page_arg()
     )
     subject = cohort.name if cohort else course.title
     svg = chart.completions_chart(
