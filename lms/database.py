@@ -31,6 +31,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def today() -> dt.date:
+    """Today's date in UTC (one place to change for a local calendar)."""
+    return utcnow().date()
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored as naive UTC and always returned timezone-aware.
 

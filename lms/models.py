@@ -6,6 +6,7 @@ from lms.courses.models import (
     CheckAttempt,
     Cohort,
     Course,
+    CreditRule,
     Enrolment,
     KnowledgeCheck,
     Module,
@@ -14,7 +15,6 @@ from lms.courses.models import (
     Option,
     Question,
 )
-from lms.credits.models import CreditRule
 from lms.mail import OutboundEmail
 from lms.organisations.models import Organisation
 from lms.storage.models import StoredBlob, StoredFile

@@ -110,6 +110,11 @@ def has_any_role(user, roles: Iterable[Role]) -> bool:
     return bool(set(user.role_names) & set(roles))
 
 
+def is_admin(actor) -> bool:
+    """Whether ``actor`` (a person or ``None`` for the system) is an administrator."""
+    return actor is not None and actor.has_role(Role.ADMIN)
+
+
 def init_app(app: Flask) -> None:
     """Check every request against its route's declared rule before the view runs."""
 

@@ -339,7 +339,7 @@ def make_cohort(db):
 def make_enrolment(db):
     """Enrol a user through the real service (as an admin would)."""
     from lms.accounts.models import User, UserRole
-    from lms.courses import services
+    from lms.courses import enrolment as enrolling
 
     def make(user, course, cohort=None):
         admin = _db.session.scalar(sa.select(User).join(UserRole).where(UserRole.role == Role.ADMIN).limit(1))
@@ -348,6 +348,6 @@ def make_enrolment(db):
             admin.roles = [UserRole(role=Role.ADMIN)]
             _db.session.add(admin)
             _db.session.flush()
-        return services.enrol(admin, user, course, cohort)
+        return enrolling.enrol(admin, user, course, cohort)
 
     return make

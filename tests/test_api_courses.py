@@ -7,19 +7,19 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from lms.courses import services
+from lms.courses import content, progress
 from lms.courses.models import (
     CheckAttempt,
     Cohort,
     Course,
     CourseStatus,
+    CreditRule,
     DeliveryFormat,
     Enrolment,
     EnrolmentStatus,
     Module,
     ModuleProgress,
 )
-from lms.credits.models import CreditRule
 from lms.extensions import db as _db
 from lms.organisations.models import OrganisationKind
 from lms.permissions import Role
@@ -31,7 +31,7 @@ A, T, S, L, M = Role.ADMIN, Role.TRAINEE, Role.ASSESSOR, Role.LIAISON, Role.ORG_
 
 
 def _modules(course) -> list[Module]:
-    return services.active_modules([course.id])[course.id]
+    return content.active_modules([course.id])[course.id]
 
 
 def _count(model, *where) -> int:
@@ -66,13 +66,13 @@ def add_check(admin):
     """Give a module a two-question knowledge check (first option right); returns the check."""
 
     def add(module, pass_mark: int = 100):
-        return services.save_knowledge_check(
+        return content.save_knowledge_check(
             admin,
             module,
             pass_mark,
             [
-                services.QuestionInput("Who leads?", ["The family", "The worker"], 0, "Families lead."),
-                services.QuestionInput("When?", ["Early", "Late", "Never"], 0, "Early help works."),
+                content.QuestionInput("Who leads?", ["The family", "The worker"], 0, "Families lead."),
+                content.QuestionInput("When?", ["Early", "Late", "Never"], 0, "Early help works."),
             ],
         )
 
@@ -268,7 +268,7 @@ class TestModules:
         course, _enrolment = studying
         first, second = _modules(course)
         first.content = "# Welcome\n\n**Bold** <script>alert(1)</script> [x](javascript:alert(1))"
-        services.reorder_modules(admin, course, [second.id, first.id])
+        content.reorder_modules(admin, course, [second.id, first.id])
         _db.session.flush()
 
         body = _ok(api(trainee).get(f"/api/v1/courses/{course.id}/modules"))
@@ -413,7 +413,7 @@ class TestKnowledgeChecks:
         one_option = {"pass_mark": 50, "questions": [{"prompt": "Q", "options": ["a"], "correct": 0}]}
         assert_error(api(admin).put(url, json=one_option), 422, field="questions.0.options")
         assert_error(api(admin).put(url, json={"pass_mark": 50, "questions": []}), 422, field="questions")
-        assert services.knowledge_checks_for([module.id]) == {}
+        assert content.knowledge_checks_for([module.id]) == {}
 
     def test_trainees_never_see_the_answers(self, api, admin, trainee, other_trainee, studying, add_check):
         course, _enrolment = studying
@@ -900,8 +900,8 @@ class TestCohortEnrolments:
         bob = make_user(T, name="Bob", organisation_id=away.id)
         ann_enrolment = make_enrolment(ann, course, cohort)
         make_enrolment(bob, course, cohort)
-        services.open_module(ann, ann_enrolment, _modules(course)[0])
-        services.complete_module(ann, ann_enrolment, _modules(course)[0])
+        progress.open_module(ann, ann_enrolment, _modules(course)[0])
+        progress.complete_module(ann, ann_enrolment, _modules(course)[0])
         url = f"/api/v1/cohorts/{cohort.id}/enrolments"
         body = _ok(api(admin).get(url))
         assert [(e["user"]["name"], e["percent"]) for e in body["items"]] == [("Ann", 50), ("Bob", 0)]

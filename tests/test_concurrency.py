@@ -125,7 +125,7 @@ def _course(code, modules=1):
 
 def test_many_people_racing_for_the_last_places(race_app):
     from lms.accounts.models import User
-    from lms.courses import services
+    from lms.courses import enrolment as enrolling
     from lms.courses.models import Cohort, Course, Enrolment
 
     user_ids = _setup(race_app, lambda: _people(THREADS, "cap"))
@@ -133,7 +133,7 @@ def test_many_people_racing_for_the_last_places(race_app):
 
     def enrol(i):
         user = db.session.get(User, user_ids[i])
-        return services.enrol(
+        return enrolling.enrol(
             user, user, db.session.get(Course, course_id), db.session.get(Cohort, cohort_id)
         ).id
 
@@ -151,7 +151,7 @@ def test_many_people_racing_for_the_last_places(race_app):
 
 def test_same_person_enrolling_twice_at_once(race_app):
     from lms.accounts.models import User
-    from lms.courses import services
+    from lms.courses import enrolment as enrolling
     from lms.courses.models import Cohort, Course, Enrolment
 
     (user_id,) = _setup(race_app, lambda: _people(1, "twice"))
@@ -159,7 +159,7 @@ def test_same_person_enrolling_twice_at_once(race_app):
 
     def enrol(_i):
         user = db.session.get(User, user_id)
-        return services.enrol(
+        return enrolling.enrol(
             user, user, db.session.get(Course, course_id), db.session.get(Cohort, cohort_id)
         ).id
 
@@ -175,7 +175,8 @@ def test_same_person_enrolling_twice_at_once(race_app):
 
 def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app, monkeypatch):
     from lms.accounts.models import User
-    from lms.courses import services
+    from lms.courses import content, progress
+    from lms.courses import enrolment as enrolling
     from lms.courses.completion import hooks
     from lms.courses.models import Course, Enrolment, Module
 
@@ -189,30 +190,30 @@ def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app,
 
         admin = User(email="race-admin@race.example.org", name="Admin", roles=[UserRole(role=Role.ADMIN)])
         db.session.add(admin)
-        enrolment = services.enrol(admin, user, course)
-        for module in services.active_modules([course_id])[course_id]:
-            services.open_module(user, enrolment, module)
+        enrolment = enrolling.enrol(admin, user, course)
+        for module in content.active_modules([course_id])[course_id]:
+            progress.open_module(user, enrolment, module)
         return enrolment.id
 
     enrolment_id = _setup(race_app, prepare)
     # Widen the window between writing progress and checking completion, so that the two
     # requests overlap there every time (without the row lock, both would miss the other).
-    original = services.unmet_requirements
+    original = progress.unmet_requirements
 
     def slow_unmet(enrolment):
         time.sleep(0.3)
         return original(enrolment)
 
-    monkeypatch.setattr(services, "unmet_requirements", slow_unmet)
+    monkeypatch.setattr(progress, "unmet_requirements", slow_unmet)
     announced = []
     hooks(race_app).listeners.append(lambda enrolment, actor: announced.append(enrolment.id))
     try:
-        module_ids = _setup(race_app, lambda: [m.id for m in services.active_modules([course_id])[course_id]])
+        module_ids = _setup(race_app, lambda: [m.id for m in content.active_modules([course_id])[course_id]])
 
         def complete(i):
             user = db.session.get(User, user_id)
             enrolment = db.session.get(Enrolment, enrolment_id)
-            services.complete_module(user, enrolment, db.session.get(Module, module_ids[i]))
+            progress.complete_module(user, enrolment, db.session.get(Module, module_ids[i]))
 
         outcomes = _race(race_app, complete, count=2)
     finally:

@@ -13,13 +13,17 @@ from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
 from lms.audit import AuditEntry
-from lms.courses import services
+from lms.courses import catalogue, cohorts
+from lms.courses import content as course_content
+from lms.courses import enrolment as enrolling
+from lms.courses import progress as course_progress
 from lms.courses.admin_views import init_admin_nav
 from lms.courses.models import (
     CheckAttempt,
     Cohort,
     Course,
     CourseStatus,
+    CreditRule,
     DeliveryFormat,
     Enrolment,
     EnrolmentStatus,
@@ -28,7 +32,7 @@ from lms.courses.models import (
     ModuleProgress,
     ModuleResource,
 )
-from lms.credits.models import CreditRule
+from lms.extensions import db as _db
 from lms.organisations.models import OrganisationKind
 from lms.permissions import Role
 from lms.storage.models import StoredFile
@@ -80,15 +84,15 @@ def _studied(make_user, make_enrolment, course, completed: int):
     """A trainee enrolled on ``course`` who completed its first ``completed`` modules."""
     trainee = make_user(Role.TRAINEE)
     enrolment = make_enrolment(trainee, course)
-    for module in services.active_modules([course.id])[course.id][:completed]:
-        services.open_module(trainee, enrolment, module)
-        services.complete_module(trainee, enrolment, module)
-    services.db.session.flush()
+    for module in course_content.active_modules([course.id])[course.id][:completed]:
+        course_progress.open_module(trainee, enrolment, module)
+        course_progress.complete_module(trainee, enrolment, module)
+    _db.session.flush()
     return trainee, enrolment
 
 
 def _completed_ids(enrolment) -> set[int]:
-    return services.completed_module_ids([enrolment.id])[enrolment.id]
+    return course_progress.completed_module_ids([enrolment.id])[enrolment.id]
 
 
 def _progress_path(course) -> str:
@@ -100,7 +104,7 @@ def _progress_path(course) -> str:
 
 
 def _order(course) -> list[int]:
-    return [m.id for m in services.active_modules([course.id])[course.id]]
+    return [m.id for m in course_content.active_modules([course.id])[course.id]]
 
 
 # --- navigation and access ------------------------------------------------------------------
@@ -138,8 +142,8 @@ def test_everyone_but_admins_is_refused_on_every_route(app, client, make_user, l
     for rule, method in rules:
         response = client.open(_url(rule, course.id), method=method)
         assert response.status_code == 403, f"{method} {rule.rule} as {role}: {response.status_code}"
-    services.db.session.expire_all()
-    assert services.db.session.get(Course, course.id).title == course.title
+    _db.session.expire_all()
+    assert _db.session.get(Course, course.id).title == course.title
 
 
 def test_signed_out_people_are_sent_to_sign_in(app, client):
@@ -198,12 +202,12 @@ def test_create_course_with_prerequisite_and_credits(client, admin, provider, un
     )
     response = client.post("/admin/courses/new", data=form)
     assert response.status_code == 302, _text(response)[:3000]
-    course = services.get_course_by_code("FGC201")
+    course = catalogue.get_course_by_code("FGC201")
     assert course is not None and course.title == "Family Group Conferencing"
     assert course.delivery_format == DeliveryFormat.BLENDED and course.notional_hours == 60
     assert course.status == CourseStatus.DRAFT and course.is_self_enrol
     assert [c.code for c in course.prerequisites] == ["RP101"]
-    rule = services.db.session.scalar(select(CreditRule).where(CreditRule.course_id == course.id))
+    rule = _db.session.scalar(select(CreditRule).where(CreditRule.course_id == course.id))
     assert (rule.awarding_body_id, rule.credits, rule.level) == (university.id, 6, "FHEQ level 6")
     assert response.headers["Location"].endswith(f"/admin/courses/{course.id}")
 
@@ -235,14 +239,14 @@ def test_create_course_with_missing_fields_saves_nothing(client, admin, provider
     assert "Enter a course code." in page and "Enter the course title." in page
     assert "Choose the organisation that provides the course." in page  # all at once, not one round each
     assert "<title>Error:" in page
-    assert services.db.session.scalar(select(func.count()).select_from(Course)) == 0
+    assert _db.session.scalar(select(func.count()).select_from(Course)) == 0
 
 
 def test_create_course_without_provider_is_refused(client, admin, provider):
     response = client.post("/admin/courses/new", data=_course_form(provider, provider_id="0"))
     assert response.status_code == 422
     assert "Choose the organisation that provides the course." in _text(response)
-    assert services.get_course_by_code("FGC201") is None
+    assert catalogue.get_course_by_code("FGC201") is None
 
 
 def test_duplicate_code_is_refused_whatever_its_case(client, admin, provider, make_course):
@@ -250,7 +254,7 @@ def test_duplicate_code_is_refused_whatever_its_case(client, admin, provider, ma
     response = client.post("/admin/courses/new", data=_course_form(provider, code="  fgc201 "))
     assert response.status_code == 422
     assert "Another course already uses the code FGC201." in _text(response)
-    assert services.db.session.scalar(select(func.count()).select_from(Course)) == 1
+    assert _db.session.scalar(select(func.count()).select_from(Course)) == 1
 
 
 def test_prerequisite_cycle_is_refused_naming_the_circle_and_nothing_is_saved(client, admin, make_course):
@@ -265,11 +269,11 @@ def test_prerequisite_cycle_is_refused_naming_the_circle_and_nothing_is_saved(cl
     page = _text(response)
     assert "That would make a circle of prerequisites: AAA1 → BBB1 → AAA1." in page
     assert "Course A renamed" in page  # what was typed is kept on the form
-    services.db.session.expire_all()
-    a = services.db.session.get(Course, a.id)
+    _db.session.expire_all()
+    a = _db.session.get(Course, a.id)
     assert a.title == "Course A" and a.prerequisites == []
     assert (
-        services.db.session.scalar(
+        _db.session.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "course.updated")
         )
         == 0
@@ -280,14 +284,14 @@ def test_credits_without_an_awarding_body_are_refused(client, admin, provider):
     response = client.post("/admin/courses/new", data=_course_form(provider, credits="6"))
     assert response.status_code == 422
     assert "Choose the university that awards the credits." in _text(response)
-    assert services.get_course_by_code("FGC201") is None
+    assert catalogue.get_course_by_code("FGC201") is None
 
 
 def test_edit_course_changes_fields_removes_credits_and_shows_in_history(
     client, admin, make_course, university
 ):
     course = make_course(code="RP101", title="Restorative Practice")
-    services.save_course(admin, course, {"credits": {"awarding_body_id": university.id, "credits": 3}})
+    catalogue.save_course(admin, course, {"credits": {"awarding_body_id": university.id, "credits": 3}})
     page = _text(client.get(f"/admin/courses/{course.id}/edit"))
     assert 'value="3"' in page
     form = _course_form(
@@ -296,10 +300,10 @@ def test_edit_course_changes_fields_removes_credits_and_shows_in_history(
     form.pop("is_self_enrol")
     response = client.post(f"/admin/courses/{course.id}/edit", data=form)
     assert response.status_code == 302
-    services.db.session.expire_all()
-    course = services.db.session.get(Course, course.id)
+    _db.session.expire_all()
+    course = _db.session.get(Course, course.id)
     assert course.title == "Restorative Practice (2027)" and not course.is_self_enrol
-    assert services.db.session.scalar(select(CreditRule).where(CreditRule.course_id == course.id)) is None
+    assert _db.session.scalar(select(CreditRule).where(CreditRule.course_id == course.id)) is None
     detail = _text(client.get(f"/admin/courses/{course.id}"))
     assert (
         "Edited (changed audience, delivery format, notional hours, self-enrolment, summary, title)" in detail
@@ -338,20 +342,20 @@ def test_course_page_queries_do_not_grow_with_modules_and_cohorts(
 
     def build(n: int) -> Course:
         course = make_course(modules=n)
-        modules = services.active_modules([course.id])[course.id]
+        modules = course_content.active_modules([course.id])[course.id]
         for module in modules:
-            services.save_resource(module, title="Reading", url="https://example.org/reading")
-            services.save_knowledge_check(
-                admin, module, 50, [services.QuestionInput("Which?", ["This", "That"], 0)]
+            course_content.save_resource(module, title="Reading", url="https://example.org/reading")
+            course_content.save_knowledge_check(
+                admin, module, 50, [course_content.QuestionInput("Which?", ["This", "That"], 0)]
             )
-        services.retire_module(admin, modules[-1])
+        course_content.retire_module(admin, modules[-1])
         for i in range(n):
             cohort = make_cohort(course, capacity=1, name=f"Cohort {i}")
-            services.save_cohort(admin, course, cohort, {}, [facilitator.id, admin.id])
+            cohorts.save_cohort(admin, course, cohort, {}, [facilitator.id, admin.id])
             make_enrolment(make_user(), course, cohort)
             make_enrolment(make_user(), course, cohort)
-        services.save_course(admin, course, {"title": f"Course with {n}"})
-        services.db.session.commit()
+        catalogue.save_course(admin, course, {"title": f"Course with {n}"})
+        _db.session.commit()
         return course
 
     small, large = build(2), build(20)
@@ -374,8 +378,8 @@ def test_course_list_queries_do_not_grow(client, admin, make_course, count_queri
         for i in range(start, start + n):
             course = make_course(modules=1, code=f"QC{i:02d}", prerequisites=[base])
             rule = {"awarding_body_id": university.id, "credits": 1}
-            services.save_course(admin, course, {"credits": rule})
-        services.db.session.commit()
+            catalogue.save_course(admin, course, {"credits": rule})
+        _db.session.commit()
 
     def count() -> int:
         with count_queries() as counter:
@@ -406,7 +410,7 @@ def test_add_module_goes_to_the_end(client, admin, make_course):
         },
     )
     assert response.status_code == 302
-    modules = services.active_modules([course.id])[course.id]
+    modules = course_content.active_modules([course.id])[course.id]
     assert [m.title for m in modules][-1] == "Closing the conference"
     assert modules[-1].estimated_minutes == 25 and not modules[-1].is_required
     assert "#module-" in response.headers["Location"]
@@ -421,12 +425,12 @@ def test_module_form_refuses_missing_title_and_minutes(client, admin, make_cours
     assert response.status_code == 422
     page = _text(response)
     assert "Enter the module title." in page and "Enter how many minutes the module takes." in page
-    assert services.active_modules([course.id])[course.id] == []
+    assert course_content.active_modules([course.id])[course.id] == []
 
 
 def test_preview_shows_sanitised_content_and_saves_nothing(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     content = f"## Heading\n\n**bold** {XSS_SCRIPT} {XSS_HANDLER} [click](javascript:alert(1))"
     response = client.post(
         f"/admin/courses/{course.id}/modules/{module.id}/edit",
@@ -445,15 +449,15 @@ def test_preview_shows_sanitised_content_and_saves_nothing(client, admin, make_c
     assert "<script>alert" not in page and "<img src=x" not in page and 'href="javascript' not in page
     assert "&lt;script&gt;" in preview and "&lt;img src=x" in preview
     assert "Go to the preview" in page
-    services.db.session.expire_all()
-    assert services.db.session.get(Module, module.id).title == "Module 1"
+    _db.session.expire_all()
+    assert _db.session.get(Module, module.id).title == "Module 1"
 
 
 def test_editing_and_reordering_keep_completed_modules(client, admin, make_course, make_user, make_enrolment):
     course = make_course(modules=3)
-    first, second, third = services.active_modules([course.id])[course.id]
+    first, second, third = course_content.active_modules([course.id])[course.id]
     _trainee, enrolment = _studied(make_user, make_enrolment, course, completed=1)
-    services.db.session.commit()
+    _db.session.commit()
     assert _completed_ids(enrolment) == {first.id}
 
     response = client.post(
@@ -484,10 +488,10 @@ def test_editing_and_reordering_keep_completed_modules(client, admin, make_cours
     )
     assert _order(course) == [second.id, third.id, first.id]
     assert _completed_ids(enrolment) == {first.id}
-    progress = services.db.session.scalar(select(ModuleProgress).where(ModuleProgress.module_id == first.id))
+    progress = _db.session.scalar(select(ModuleProgress).where(ModuleProgress.module_id == first.id))
     assert progress.completed_at is not None
-    services.db.session.expire_all()
-    assert services.db.session.get(Module, first.id).title == "Module 1, rewritten"
+    _db.session.expire_all()
+    assert _db.session.get(Module, first.id).title == "Module 1, rewritten"
 
 
 def test_move_at_the_ends_and_bad_direction(client, admin, make_course):
@@ -506,9 +510,9 @@ def test_move_at_the_ends_and_bad_direction(client, admin, make_course):
 
 def test_retire_asks_first_then_keeps_progress(client, admin, make_course, make_user, make_enrolment):
     course = make_course(modules=2)
-    first, second = services.active_modules([course.id])[course.id]
+    first, second = course_content.active_modules([course.id])[course.id]
     _trainee, enrolment = _studied(make_user, make_enrolment, course, completed=1)
-    services.db.session.commit()
+    _db.session.commit()
 
     confirm = client.get(f"/admin/courses/{course.id}/modules/{first.id}/retire")
     assert confirm.status_code == 200 and "Retire the module" in _text(confirm)
@@ -524,7 +528,7 @@ def test_retire_asks_first_then_keeps_progress(client, admin, make_course, make_
 
 def test_module_of_another_course_is_not_found(client, admin, make_course):
     course, other = make_course(modules=1), make_course(modules=1)
-    module = services.active_modules([other.id])[other.id][0]
+    module = course_content.active_modules([other.id])[other.id][0]
     for path in ("edit", "retire", "resources", "check"):
         assert client.get(f"/admin/courses/{course.id}/modules/{module.id}/{path}").status_code == 404
     assert (
@@ -539,12 +543,12 @@ def test_module_of_another_course_is_not_found(client, admin, make_course):
 
 
 def _resources(module) -> list[ModuleResource]:
-    return services.resources_of([module.id])[module.id]
+    return course_content.resources_of([module.id])[module.id]
 
 
 def test_add_a_link_and_remove_it(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     url = f"/admin/courses/{course.id}/modules/{module.id}/resources"
     response = client.post(
         url,
@@ -563,7 +567,7 @@ def test_add_a_link_and_remove_it(client, admin, make_course):
     assert client.post(f"{url}/{resource.id}/remove").status_code == 302
     assert _resources(module) == []
     assert (
-        services.db.session.scalar(
+        _db.session.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "module.resource_removed")
         )
         == 1
@@ -573,7 +577,7 @@ def test_add_a_link_and_remove_it(client, admin, make_course):
 @pytest.mark.parametrize("link", ["javascript:alert(1)", "ftp://example.org/file", "example.org"])
 def test_non_http_link_is_refused(client, admin, make_course, link):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     response = client.post(
         f"/admin/courses/{course.id}/modules/{module.id}/resources",
         data={"link-title": "Bad", "link-url": link, "link-submit": "Add link"},
@@ -585,7 +589,7 @@ def test_non_http_link_is_refused(client, admin, make_course, link):
 
 def test_link_without_title_is_refused(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     response = client.post(
         f"/admin/courses/{course.id}/modules/{module.id}/resources",
         data={"link-title": "", "link-url": "https://example.org", "link-submit": "Add link"},
@@ -595,7 +599,7 @@ def test_link_without_title_is_refused(client, admin, make_course):
 
 def test_upload_a_file_download_it_and_remove_it(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     url = f"/admin/courses/{course.id}/modules/{module.id}/resources"
     response = client.post(
         url,
@@ -618,13 +622,13 @@ def test_upload_a_file_download_it_and_remove_it(client, admin, make_course):
 
     assert client.post(f"{url}/{resource.id}/remove").status_code == 302
     assert _resources(module) == []
-    assert services.db.session.get(StoredFile, stored_id) is None
+    assert _db.session.get(StoredFile, stored_id) is None
 
 
 def test_upload_too_large_shows_an_error_and_stores_nothing(app, client, admin, make_course, monkeypatch):
     monkeypatch.setitem(app.config, "MODULE_RESOURCE_MAX_SIZE", 1024)
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     folder = app.config["STORAGE_PATH"]
     files_before = sum(len(files) for _root, _dirs, files in os.walk(folder))
     response = client.post(
@@ -640,13 +644,13 @@ def test_upload_too_large_shows_an_error_and_stores_nothing(app, client, admin, 
     page = _text(response)
     assert "The file is larger than the limit of 1 KB." in page and "Up to 1 KB." in page
     assert _resources(module) == []
-    assert services.db.session.scalar(select(func.count()).select_from(StoredFile)) == 0
+    assert _db.session.scalar(select(func.count()).select_from(StoredFile)) == 0
     assert sum(len(files) for _root, _dirs, files in os.walk(folder)) == files_before
 
 
 def test_upload_without_a_file_is_refused(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     response = client.post(
         f"/admin/courses/{course.id}/modules/{module.id}/resources",
         data={"upload-title": "Nothing", "upload-submit": "Upload file"},
@@ -657,9 +661,9 @@ def test_upload_without_a_file_is_refused(client, admin, make_course):
 
 def test_resource_of_another_module_is_not_found(client, admin, make_course):
     course = make_course(modules=2)
-    first, second = services.active_modules([course.id])[course.id]
-    resource = services.save_resource(first, title="Link", url="https://example.org")
-    services.db.session.commit()
+    first, second = course_content.active_modules([course.id])[course.id]
+    resource = course_content.save_resource(first, title="Link", url="https://example.org")
+    _db.session.commit()
     base = f"/admin/courses/{course.id}/modules/{second.id}/resources/{resource.id}"
     assert client.post(f"{base}/remove").status_code == 404
     assert client.get(f"{base}/file").status_code == 404
@@ -686,7 +690,7 @@ def _check_url(course, module) -> str:
 
 def test_knowledge_check_editor_starts_with_empty_blocks_and_adds_one(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     page = _text(client.get(_check_url(course, module)))
     assert "Question 1" in page and "Question 2" in page and "Question 3" not in page
     data = {
@@ -699,12 +703,12 @@ def test_knowledge_check_editor_starts_with_empty_blocks_and_adds_one(client, ad
     assert response.status_code == 200
     page = _text(response)
     assert "Question 3" in page and "First?" in page and 'value="75"' in page
-    assert services.knowledge_checks_for([module.id]) == {}
+    assert course_content.knowledge_checks_for([module.id]) == {}
 
 
 def test_save_knowledge_check_ignores_empty_blocks_and_maps_the_correct_option(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     data = {
         "pass_mark": "50",
         **_question(
@@ -716,7 +720,7 @@ def test_save_knowledge_check_ignores_empty_blocks_and_maps_the_correct_option(c
     }
     response = client.post(_check_url(course, module), data=data)
     assert response.status_code == 302, _text(response)[:3000]
-    check = services.knowledge_checks_for([module.id])[module.id]
+    check = course_content.knowledge_checks_for([module.id])[module.id]
     assert check.pass_mark == 50
     first, second = check.questions
     assert [o.text for o in first.options] == ["The family", "The coordinator"]
@@ -730,7 +734,7 @@ def test_save_knowledge_check_ignores_empty_blocks_and_maps_the_correct_option(c
 
 def test_remove_question_button_drops_that_block(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     data = {
         "pass_mark": "80",
         **_question(0, "Keep me", ["a", "b"], 0),
@@ -739,7 +743,7 @@ def test_remove_question_button_drops_that_block(client, admin, make_course):
     }
     page = _text(client.post(_check_url(course, module), data=data))
     assert "Keep me" in page and "Drop me" not in page
-    assert services.knowledge_checks_for([module.id]) == {}
+    assert course_content.knowledge_checks_for([module.id]) == {}
 
 
 @pytest.mark.parametrize(
@@ -756,17 +760,17 @@ def test_bad_knowledge_check_is_refused_with_the_service_message(
     client, admin, make_course, question, message
 ):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     response = client.post(_check_url(course, module), data={"pass_mark": "80", **question, "submit": "Save"})
     assert response.status_code == 422
     page = _text(response)
     assert "There is a problem" in page and message in page and 'href="#questions"' in page
-    assert services.knowledge_checks_for([module.id]) == {}
+    assert course_content.knowledge_checks_for([module.id]) == {}
 
 
 def test_error_numbers_match_the_blocks_shown(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     data = {
         "pass_mark": "80",
         **_question(0, "", [], None),
@@ -780,31 +784,31 @@ def test_error_numbers_match_the_blocks_shown(client, admin, make_course):
 
 def test_pass_mark_out_of_range_is_refused(client, admin, make_course):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = course_content.active_modules([course.id])[course.id][0]
     data = {"pass_mark": "150", **_question(0, "Q", ["a", "b"], 0), "submit": "Save"}
     response = client.post(_check_url(course, module), data=data)
     assert response.status_code == 422 and "Enter a percentage from 1 to 100." in _text(response)
-    assert services.knowledge_checks_for([module.id]) == {}
+    assert course_content.knowledge_checks_for([module.id]) == {}
 
 
 def test_replacing_a_check_keeps_past_attempts(client, admin, make_course, make_user, make_enrolment):
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
-    check = services.save_knowledge_check(admin, module, 100, [services.QuestionInput("Old?", ["x", "y"], 0)])
+    module = course_content.active_modules([course.id])[course.id][0]
+    check = course_content.save_knowledge_check(
+        admin, module, 100, [course_content.QuestionInput("Old?", ["x", "y"], 0)]
+    )
     trainee = make_user()
     enrolment = make_enrolment(trainee, course)
     question = check.questions[0]
-    services.submit_knowledge_check(trainee, enrolment, module, {question.id: question.options[1].id})
-    services.db.session.commit()
+    course_progress.submit_knowledge_check(trainee, enrolment, module, {question.id: question.options[1].id})
+    _db.session.commit()
 
     data = {"pass_mark": "60", **_question(0, "New?", ["p", "q", "r"], 2), "submit": "Save"}
     assert client.post(_check_url(course, module), data=data).status_code == 302
-    services.db.session.expire_all()
-    (replaced,) = services.db.session.scalars(select(KnowledgeCheck)).all()
+    _db.session.expire_all()
+    (replaced,) = _db.session.scalars(select(KnowledgeCheck)).all()
     assert replaced.id == check.id and [q.prompt for q in replaced.questions] == ["New?"]
-    attempts = services.db.session.scalars(
-        select(CheckAttempt).where(CheckAttempt.enrolment_id == enrolment.id)
-    )
+    attempts = _db.session.scalars(select(CheckAttempt).where(CheckAttempt.enrolment_id == enrolment.id))
     assert len(attempts.all()) == 1
 
 
@@ -838,7 +842,7 @@ def test_create_cohort_with_facilitators(client, admin, make_course, make_user):
         f"/admin/courses/{course.id}/cohorts/new", data=_cohort_form(facilitator_ids=[str(assessor.id)])
     )
     assert response.status_code == 302, _text(response)[:3000]
-    cohort = services.db.session.scalar(select(Cohort).where(Cohort.course_id == course.id))
+    cohort = _db.session.scalar(select(Cohort).where(Cohort.course_id == course.id))
     assert (cohort.name, cohort.capacity, cohort.location) == ("Spring 2027, Cardiff", 12, "Cardiff")
     assert cohort.starts_on == dt.date(2027, 3, 1) and cohort.enrolment_closes_on == dt.date(2027, 2, 20)
     assert cohort.delivery_format == DeliveryFormat.FACE_TO_FACE and cohort.has_waiting_list
@@ -853,7 +857,7 @@ def test_empty_capacity_means_no_limit(client, admin, make_course):
         f"/admin/courses/{course.id}/cohorts/new", data=_cohort_form(capacity="", has_waiting_list=None)
     )
     assert response.status_code == 302
-    cohort = services.db.session.scalar(select(Cohort).where(Cohort.course_id == course.id))
+    cohort = _db.session.scalar(select(Cohort).where(Cohort.course_id == course.id))
     assert cohort.capacity is None and not cohort.has_waiting_list
 
 
@@ -873,7 +877,7 @@ def test_bad_cohort_is_refused(client, admin, make_course, overrides, message):
     response = client.post(f"/admin/courses/{course.id}/cohorts/new", data=_cohort_form(**overrides))
     assert response.status_code == 422
     assert message in _text(response)
-    assert services.db.session.scalar(select(func.count()).select_from(Cohort)) == 0
+    assert _db.session.scalar(select(func.count()).select_from(Cohort)) == 0
 
 
 def test_capacity_below_places_taken_is_refused(
@@ -883,7 +887,7 @@ def test_capacity_below_places_taken_is_refused(
     cohort = make_cohort(course, capacity=5, name="Busy")
     for _ in range(3):
         make_enrolment(make_user(), course, cohort)
-    services.db.session.commit()
+    _db.session.commit()
     page = _text(client.get(f"/admin/courses/{course.id}/cohorts/{cohort.id}/edit"))
     assert 'value="Busy"' in page and "3 places are taken." in page
 
@@ -900,8 +904,8 @@ def test_capacity_below_places_taken_is_refused(
     )
     assert response.status_code == 422
     assert "3 places are already taken; the capacity cannot be lower." in _text(response)
-    services.db.session.expire_all()
-    cohort = services.db.session.get(Cohort, cohort.id)
+    _db.session.expire_all()
+    cohort = _db.session.get(Cohort, cohort.id)
     assert (cohort.name, cohort.capacity) == ("Busy", 5)
 
 
@@ -912,7 +916,7 @@ def test_raising_capacity_promotes_the_waiting_list(
     cohort = make_cohort(course, capacity=1)
     make_enrolment(make_user(), course, cohort)
     waiting = make_enrolment(make_user(), course, cohort)
-    services.db.session.commit()
+    _db.session.commit()
     assert waiting.status == EnrolmentStatus.WAITLISTED
     response = client.post(
         f"/admin/courses/{course.id}/cohorts/{cohort.id}/edit",
@@ -926,8 +930,8 @@ def test_raising_capacity_promotes_the_waiting_list(
         ),
     )
     assert response.status_code == 302
-    services.db.session.expire_all()
-    assert services.db.session.get(Enrolment, waiting.id).status == EnrolmentStatus.ACTIVE
+    _db.session.expire_all()
+    assert _db.session.get(Enrolment, waiting.id).status == EnrolmentStatus.ACTIVE
 
 
 def test_cohort_of_another_course_is_not_found(client, admin, make_course, make_cohort):
@@ -947,7 +951,7 @@ def test_admin_enrols_a_person_by_email_into_a_cohort(client, admin, make_course
         f"/admin/courses/{course.id}/enrol", data={"email": " SAM@example.org ", "cohort_id": str(cohort.id)}
     )
     assert response.status_code == 302
-    enrolment = services.own_enrolment(person, course)
+    enrolment = enrolling.own_enrolment(person, course)
     assert enrolment.cohort_id == cohort.id and enrolment.status == EnrolmentStatus.ACTIVE
     assert enrolment.enrolled_by_id == admin.id
     assert "Sam Practitioner is enrolled on" in _text(client.get(response.headers["Location"]))
@@ -958,7 +962,7 @@ def test_enrol_refusals_are_shown(client, admin, make_course, make_cohort, make_
     full = make_cohort(course, capacity=1, has_waiting_list=False, name="Small room")
     make_enrolment(make_user(), course, full)
     person = make_user(email="kim@example.org")
-    services.db.session.commit()
+    _db.session.commit()
     url = f"/admin/courses/{course.id}/enrol"
 
     unknown = client.post(url, data={"email": "nobody@example.org", "cohort_id": "0"})
@@ -966,19 +970,19 @@ def test_enrol_refusals_are_shown(client, admin, make_course, make_cohort, make_
 
     full_response = client.post(url, data={"email": person.email, "cohort_id": str(full.id)})
     assert full_response.status_code == 409 and "Small room is full." in _text(full_response)
-    assert services.own_enrolment(person, course) is None
+    assert enrolling.own_enrolment(person, course) is None
 
     assert client.post(url, data={"email": person.email, "cohort_id": "0"}).status_code == 302
     again = client.post(url, data={"email": person.email, "cohort_id": "0"})
     assert again.status_code == 409 and "is already enrolled on" in _text(again)
-    enrolment = services.own_enrolment(person, course)
+    enrolment = enrolling.own_enrolment(person, course)
     assert f"/admin/courses/{course.id}/enrolments/{enrolment.id}/withdraw" in _text(again)
 
 
 def test_enrolling_needs_a_published_course_and_prerequisites(client, admin, make_course, make_user):
     draft = make_course(modules=1, status=CourseStatus.DRAFT)
     person = make_user(email="lee@example.org")
-    services.db.session.commit()
+    _db.session.commit()
     response = client.post(f"/admin/courses/{draft.id}/enrol", data={"email": person.email, "cohort_id": "0"})
     assert response.status_code == 422 and "Only published courses take enrolments." in _text(response)
     assert "Publish the course" in _text(client.get(f"/admin/courses/{draft.id}"))
@@ -1000,14 +1004,14 @@ def test_withdraw_asks_first_then_withdraws(
     cohort = make_cohort(course, capacity=1)
     enrolment = make_enrolment(make_user(name="Wyn Withdrawn"), course, cohort)
     waiting = make_enrolment(make_user(), course, cohort)
-    services.db.session.commit()
+    _db.session.commit()
     url = f"/admin/courses/{course.id}/enrolments/{enrolment.id}/withdraw"
     confirm = client.get(url)
     assert confirm.status_code == 200 and "Withdraw Wyn Withdrawn" in _text(confirm)
     assert client.post(url, data={"reason": "Left the organisation"}).status_code == 302
-    services.db.session.expire_all()
-    assert services.db.session.get(Enrolment, enrolment.id).status == EnrolmentStatus.WITHDRAWN
-    assert services.db.session.get(Enrolment, waiting.id).status == EnrolmentStatus.ACTIVE
+    _db.session.expire_all()
+    assert _db.session.get(Enrolment, enrolment.id).status == EnrolmentStatus.WITHDRAWN
+    assert _db.session.get(Enrolment, waiting.id).status == EnrolmentStatus.ACTIVE
     again = client.post(url, data={"reason": ""})
     assert again.status_code == 409 and "This enrolment has already ended." in _text(again)
 
@@ -1015,10 +1019,10 @@ def test_withdraw_asks_first_then_withdraws(
 def test_withdraw_from_the_wrong_course_is_not_found(client, admin, make_course, make_user, make_enrolment):
     course, other = make_course(modules=1), make_course(modules=1)
     enrolment = make_enrolment(make_user(), other)
-    services.db.session.commit()
+    _db.session.commit()
     assert client.post(f"/admin/courses/{course.id}/enrolments/{enrolment.id}/withdraw").status_code == 404
-    services.db.session.expire_all()
-    assert services.db.session.get(Enrolment, enrolment.id).status == EnrolmentStatus.ACTIVE
+    _db.session.expire_all()
+    assert _db.session.get(Enrolment, enrolment.id).status == EnrolmentStatus.ACTIVE
 
 
 # --- what people typed is shown as text -----------------------------------------------------
@@ -1028,17 +1032,21 @@ def test_course_module_and_question_text_is_escaped(client, admin, make_course, 
     course = make_course(
         modules=1, title=f"Course {XSS_SCRIPT}", summary=f"Summary {XSS_HANDLER}", audience=XSS_HANDLER
     )
-    module = services.active_modules([course.id])[course.id][0]
-    services.save_module(admin, course, module, {"title": f"Module {XSS_HANDLER}"})
-    services.save_knowledge_check(
+    module = course_content.active_modules([course.id])[course.id][0]
+    course_content.save_module(admin, course, module, {"title": f"Module {XSS_HANDLER}"})
+    course_content.save_knowledge_check(
         admin,
         module,
         80,
-        [services.QuestionInput(f"Prompt {XSS_SCRIPT}", [XSS_HANDLER, "b"], 0, f"Because {XSS_SCRIPT}")],
+        [
+            course_content.QuestionInput(
+                f"Prompt {XSS_SCRIPT}", [XSS_HANDLER, "b"], 0, f"Because {XSS_SCRIPT}"
+            )
+        ],
     )
-    services.save_resource(module, title=f"Link {XSS_SCRIPT}", url="https://example.org/?q=<script>")
+    course_content.save_resource(module, title=f"Link {XSS_SCRIPT}", url="https://example.org/?q=<script>")
     make_cohort(course, name=f"Cohort {XSS_SCRIPT}", location=XSS_HANDLER)
-    services.db.session.commit()
+    _db.session.commit()
     pages = [
         "/admin/courses/",
         f"/admin/courses/{course.id}",

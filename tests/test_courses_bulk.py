@@ -13,10 +13,12 @@ from sqlalchemy import func, insert, select
 
 from lms.accounts.models import User
 from lms.audit import AuditEntry
-from lms.courses import bulk, services
+from lms.courses import bulk
+from lms.courses import enrolment as enrolling
 from lms.courses.models import CourseStatus, Enrolment, EnrolmentStatus
 from lms.database import utcnow
 from lms.errors import Conflict, InvalidInput, NotAllowed
+from lms.extensions import db as _db
 from lms.mail import OutboundEmail
 from lms.permissions import Role
 
@@ -141,9 +143,9 @@ def test_more_than_50000_rows_are_refused(db, setting):
 
 def test_each_bad_row_is_reported_with_its_line_and_reason(db, setting, make_user):
     make_user(email="already@example.org", organisation_id=setting["org_a"].id)
-    services.enrol(
+    enrolling.enrol(
         setting["admin"],
-        services.db.session.scalar(select(User).filter_by(email="already@example.org")),
+        _db.session.scalar(select(User).filter_by(email="already@example.org")),
         setting["course"],
     )
     data = make_csv(
@@ -206,7 +208,7 @@ def test_prerequisites_are_checked_for_everyone_in_one_go(db, setting, make_cour
     first = setting["course"]
     second = make_course(title="Family Group Conferencing", code="FGC1", prerequisites=[first])
     done = make_user(email="done@example.org", organisation_id=setting["org_a"].id)
-    services.enrol(setting["admin"], done, first).status = EnrolmentStatus.COMPLETED
+    enrolling.enrol(setting["admin"], done, first).status = EnrolmentStatus.COMPLETED
     make_user(email="notdone@example.org", organisation_id=setting["org_a"].id)
     data = make_csv(
         "done@example.org,Done,Cardiff Family Centre",
@@ -316,7 +318,7 @@ def test_all_or_nothing_with_a_bad_row_writes_nothing(db, setting):
 
 def test_all_or_nothing_rolls_back_a_refusal_in_the_middle(db, setting, monkeypatch):
     """A row refused while enrolling (a race the checks could not see) undoes the rows before it."""
-    real_enrol = services.enrol
+    real_enrol = enrolling.enrol
     calls = []
 
     def enrol(actor, user, course, cohort=None):
@@ -325,7 +327,7 @@ def test_all_or_nothing_rolls_back_a_refusal_in_the_middle(db, setting, monkeypa
             raise Conflict(f"{user.name} is already enrolled on {course.title}.")
         return real_enrol(actor, user, course, cohort)
 
-    monkeypatch.setattr(services, "enrol", enrol)
+    monkeypatch.setattr(bulk, "enrol", enrol)
     data = make_csv(*(f"p{i}@example.org,Person {i},Cardiff Family Centre" for i in range(5)))
     before = counts(db)
     result = bulk.bulk_enrol(setting["admin"], setting["course"], data, mode=bulk.Mode.ALL_OR_NOTHING)

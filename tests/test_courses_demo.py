@@ -29,7 +29,7 @@ from lms.courses.models import (
     cohort_facilitators,
     course_prerequisites,
 )
-from lms.credits.models import CreditRule
+from lms.courses.models import CreditRule
 from lms.demo import generate as generator
 from lms.demo.generate import SIZES, Step, generate
 from lms.demo.seed import DEMO_PASSWORD, seed_demo

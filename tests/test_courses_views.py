@@ -11,17 +11,18 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from lms.audit import AuditEntry
-from lms.courses import services
+from lms.courses import content, progress
+from lms.courses import enrolment as enrolling
 from lms.courses.models import (
     Cohort,
     CourseStatus,
+    CreditRule,
     DeliveryFormat,
     Enrolment,
     EnrolmentStatus,
     ModuleProgress,
     ModuleResource,
 )
-from lms.credits.models import CreditRule
 from lms.organisations.models import OrganisationKind
 from lms.permissions import Role
 from lms.storage import services as storage
@@ -30,7 +31,7 @@ from lms.storage import services as storage
 
 
 def _modules(course):
-    return services.active_modules([course.id])[course.id]
+    return content.active_modules([course.id])[course.id]
 
 
 def _text(response) -> str:
@@ -63,12 +64,12 @@ def add_check(db, admin):
     def add(
         module, questions: int = 2, pass_mark: int = 100, prompt="Question {n}?", explanation="Because {n}."
     ):
-        return services.save_knowledge_check(
+        return content.save_knowledge_check(
             admin,
             module,
             pass_mark,
             [
-                services.QuestionInput(
+                content.QuestionInput(
                     prompt=prompt.format(n=n),
                     options=[f"wrong {n}", f"right {n}", f"other {n}"],
                     correct=1,
@@ -251,7 +252,7 @@ class TestCoursePage:
         assert f"You are enrolled on {course.title} (Summer run)." in page
         assert "Your enrolment" in page and "Active" in page
         assert "Start the course" in page
-        enrolment = services.own_enrolment(trainee, course)
+        enrolment = enrolling.own_enrolment(trainee, course)
         assert enrolment.status == EnrolmentStatus.ACTIVE and enrolment.cohort_id == cohort.id
         assert db.session.get(Cohort, cohort.id).seats_taken == 1
 
@@ -261,7 +262,7 @@ class TestCoursePage:
         page = _text(client.get(f"/courses/{course.id}"))
         assert "Enrol on Self-paced intro" in page
         assert client.post(f"/courses/{course.id}/enrol").status_code == 302
-        assert services.own_enrolment(trainee, course).status == EnrolmentStatus.ACTIVE
+        assert enrolling.own_enrolment(trainee, course).status == EnrolmentStatus.ACTIVE
 
     def test_course_with_cohorts_needs_one(self, client, login_as, trainee, make_course, make_cohort):
         course = make_course()
@@ -270,7 +271,7 @@ class TestCoursePage:
         response = client.post(f"/courses/{course.id}/enrol")
         assert response.status_code == 422
         assert "Choose a cohort" in _text(response)
-        assert services.own_enrolment(trainee, course) is None
+        assert enrolling.own_enrolment(trainee, course) is None
 
     def test_cohort_of_another_course_is_404(self, client, login_as, trainee, make_course, make_cohort):
         course, other = make_course(), make_course()
@@ -291,14 +292,14 @@ class TestCoursePage:
         page = _text(response)
         assert "You could not be enrolled" in page
         assert "Complete Restorative practice (RP101) before enrolling on Family group conferencing." in page
-        assert services.own_enrolment(trainee, course) is None
+        assert enrolling.own_enrolment(trainee, course) is None
 
     def test_completed_prerequisite_is_shown_and_lets_you_enrol(
         self, client, login_as, trainee, make_course, make_enrolment, db
     ):
         first = make_course(title="Restorative practice", modules=0)
         make_enrolment(trainee, first)  # no modules: completed at once
-        assert services.own_enrolment(trainee, first).status == EnrolmentStatus.COMPLETED
+        assert enrolling.own_enrolment(trainee, first).status == EnrolmentStatus.COMPLETED
         course = make_course(prerequisites=[first])
         login_as(trainee)
         page = _text(client.get(f"/courses/{course.id}"))
@@ -317,7 +318,7 @@ class TestCoursePage:
         response = client.post(f"/courses/{course.id}/enrol", data={"cohort_id": cohort.id})
         assert response.status_code == 409
         assert "Tiny run is full." in _text(response)
-        assert services.own_enrolment(trainee, course) is None
+        assert enrolling.own_enrolment(trainee, course) is None
         assert db.session.get(Cohort, cohort.id).seats_taken == 1
 
     def test_full_cohort_with_waiting_list_waitlists(
@@ -333,7 +334,7 @@ class TestCoursePage:
         page = _text(client.get(f"/courses/{course.id}"))
         assert "Popular run is full, so you are on its waiting list." in page
         assert "On the waiting list" in page
-        assert services.own_enrolment(trainee, course).status == EnrolmentStatus.WAITLISTED
+        assert enrolling.own_enrolment(trainee, course).status == EnrolmentStatus.WAITLISTED
         # The waiting list does not open the modules.
         module = _modules(course)[0]
         response = client.get(f"/courses/{course.id}/modules/{module.id}")
@@ -373,7 +374,7 @@ class TestCoursePage:
         response = client.post(f"/courses/{course.id}/enrol")
         assert response.status_code == 403
         assert "not open for self-enrolment" in _text(response)
-        assert services.own_enrolment(trainee, course) is None
+        assert enrolling.own_enrolment(trainee, course) is None
 
     def test_only_trainees_enrol_themselves(self, client, login_as, make_user, make_course):
         course = make_course()
@@ -402,7 +403,7 @@ class TestWithdraw:
         confirm = client.get(f"/courses/{course.id}/withdraw")
         assert confirm.status_code == 200
         assert "Withdraw from the course" in _text(confirm)
-        assert services.own_enrolment(trainee, course).status == EnrolmentStatus.ACTIVE  # nothing yet
+        assert enrolling.own_enrolment(trainee, course).status == EnrolmentStatus.ACTIVE  # nothing yet
 
         response = client.post(f"/courses/{course.id}/withdraw", data={"reason": "Changed jobs"})
         assert response.status_code == 302
@@ -442,7 +443,7 @@ class TestWithdraw:
         assert "nothing to withdraw from" in _text(client.get(f"/courses/{course.id}/withdraw"))
         response = client.post(f"/courses/{course.id}/withdraw")
         assert response.status_code == 409
-        assert services.own_enrolment(trainee, course).status == EnrolmentStatus.COMPLETED
+        assert enrolling.own_enrolment(trainee, course).status == EnrolmentStatus.COMPLETED
 
     def test_re_enrol_after_withdrawing_keeps_progress(
         self, client, login_as, trainee, make_course, make_enrolment, db
@@ -512,7 +513,7 @@ class TestModulePage:
         plain, checked = _modules(course)
         check = add_check(checked)
         stored = storage.save(b"notes", "notes.txt", "text/plain")
-        resource = services.save_resource(plain, title="Notes", stored_file=stored)
+        resource = content.save_resource(plain, title="Notes", stored_file=stored)
         before = _progress_rows(db)
         login_as(trainee)
         assert client.get(f"/courses/{course.id}/modules/{plain.id}").status_code == 404
@@ -525,7 +526,7 @@ class TestModulePage:
             client.get(f"/courses/{course.id}/modules/{plain.id}/resources/{resource.id}").status_code == 404
         )
         assert _progress_rows(db) == before
-        assert services.own_enrolment(trainee, course) is None
+        assert enrolling.own_enrolment(trainee, course) is None
 
     def test_module_of_another_course_is_404(self, client, login_as, trainee, make_course, make_enrolment):
         course, other = make_course(), make_course()
@@ -539,7 +540,7 @@ class TestModulePage:
         course = make_course(modules=2)
         make_enrolment(trainee, course)
         module = _modules(course)[0]
-        services.retire_module(admin, module)
+        content.retire_module(admin, module)
         db.session.flush()
         login_as(trainee)
         assert client.get(f"/courses/{course.id}/modules/{module.id}").status_code == 404
@@ -556,7 +557,7 @@ class TestModulePage:
         assert "(correct answer)" in page  # the preview shows the key
         assert "Mark “" not in page
         assert _progress_rows(db) == 0
-        assert services.own_enrolment(admin, course) is None
+        assert enrolling.own_enrolment(admin, course) is None
         # An admin may not submit a check (a trainee's action).
         assert (
             client.post(f"/courses/{course.id}/modules/{module.id}/check", data=_answers(check)).status_code
@@ -570,8 +571,8 @@ class TestModulePage:
         make_enrolment(trainee, course)
         module = _modules(course)[0]
         stored = storage.save(b"Session plan\n", "session plan.txt", "text/plain")
-        file_resource = services.save_resource(module, title="Session plan", stored_file=stored)
-        services.save_resource(module, title="Further reading", url="https://example.org/reading")
+        file_resource = content.save_resource(module, title="Session plan", stored_file=stored)
+        content.save_resource(module, title="Further reading", url="https://example.org/reading")
         login_as(trainee)
         page = _text(client.get(f"/courses/{course.id}/modules/{module.id}"))
         assert '<a href="https://example.org/reading" rel="noopener noreferrer">Further reading</a>' in page
@@ -650,7 +651,7 @@ class TestKnowledgeCheck:
         assert page.count(">Incorrect</span>") == 3
         assert "Because 2." in page  # explanations teach
         assert f'href="{url}?retake=1#knowledge-check">Try again</a>' in page
-        assert first.id not in services.completed_module_ids([enrolment.id])[enrolment.id]
+        assert first.id not in progress.completed_module_ids([enrolment.id])[enrolment.id]
 
         retake = _text(client.get(f"{url}?retake=1"))
         assert retake.count("<fieldset") == 3
@@ -663,7 +664,7 @@ class TestKnowledgeCheck:
         assert page.count(">Correct</span>") == 2 and page.count(">Incorrect</span>") == 1
         assert "This module is complete." in page
         assert "Try again" not in page
-        assert first.id in services.completed_module_ids([enrolment.id])[enrolment.id]
+        assert first.id in progress.completed_module_ids([enrolment.id])[enrolment.id]
         assert f'Next<span class="visually-hidden"> module</span>: {second.title}' in page
 
     def test_option_of_another_question_is_refused(self, client, setup):
@@ -707,7 +708,7 @@ def test_course_completed_through_the_pages(client, login_as, trainee, make_cour
     assert "Completed on" in page and ">Completed</span>" in page
     assert "100% complete" in page
     assert "Withdraw from this course" not in page
-    enrolment = services.own_enrolment(trainee, course)
+    enrolment = enrolling.own_enrolment(trainee, course)
     assert enrolment.status == EnrolmentStatus.COMPLETED and enrolment.completed_at is not None
     mine = _text(client.get("/courses/mine"))
     assert ">Completed</span>" in mine
@@ -728,9 +729,9 @@ class TestMyLearning:
         cohort = make_cohort(course, name="Autumn group", ends_on=dt.date(2099, 3, 1))
         enrolment = make_enrolment(trainee, course, cohort)
         first, second = _modules(course)[:2]
-        services.open_module(trainee, enrolment, first)
-        services.complete_module(trainee, enrolment, first)
-        services.open_module(trainee, enrolment, second)
+        progress.open_module(trainee, enrolment, first)
+        progress.complete_module(trainee, enrolment, first)
+        progress.open_module(trainee, enrolment, second)
         db.session.flush()
         login_as(trainee)
         page = _text(client.get("/courses/mine"))
@@ -758,7 +759,7 @@ class TestMyLearning:
         finished = make_course(title="Finished course", modules=0)
         make_enrolment(trainee, finished)
         with app.test_request_context("/dashboard"):
-            html = render_template("courses/_learning_panel.html", learning=services.dashboard(trainee))
+            html = render_template("courses/_learning_panel.html", learning=progress.dashboard(trainee))
         assert "Panel course" in html and "0% complete" in html
         assert "Continue: Module 1" in html
         assert "You have completed 1 course." in html
@@ -799,8 +800,8 @@ def test_my_learning_query_count_does_not_grow(
             course = make_course(modules=3, prerequisites=[])
             enrolment = make_enrolment(person, course, make_cohort(course))
             module = _modules(course)[0]
-            services.open_module(person, enrolment, module)
-            services.complete_module(person, enrolment, module)
+            progress.open_module(person, enrolment, module)
+            progress.complete_module(person, enrolment, module)
         db.session.flush()
         client.post("/account/logout")
         login_as(person)
@@ -824,11 +825,11 @@ def test_course_and_module_page_query_counts_do_not_grow(
         add_check(modules[0])
         add_check(modules[-1])
         for module in modules[1:-1]:
-            services.open_module(person, enrolment, module)
-            services.complete_module(person, enrolment, module)
+            progress.open_module(person, enrolment, module)
+            progress.complete_module(person, enrolment, module)
         stored = storage.save(b"x", "x.txt", "text/plain")
-        services.save_resource(modules[1], title="File", stored_file=stored)
-        services.save_resource(modules[1], title="Link", url="https://example.org")
+        content.save_resource(modules[1], title="File", stored_file=stored)
+        content.save_resource(modules[1], title="Link", url="https://example.org")
         db.session.flush()
         client.post("/account/logout")
         login_as(person)
@@ -990,7 +991,7 @@ def test_user_content_is_rendered_harmless(client, login_as, admin, xss_world, p
     pages["withdraw"] = client.get(f"{base}/withdraw")
     pages["refusal"] = client.post(f"/courses/{gated.id}/enrol")
     with app.test_request_context("/dashboard"):
-        panel = render_template("courses/_learning_panel.html", learning=services.dashboard(trainee))
+        panel = render_template("courses/_learning_panel.html", learning=progress.dashboard(trainee))
     assert_harmless(panel, "learning panel")
     client.post("/account/logout")
     login_as(admin)
@@ -1043,4 +1044,4 @@ def test_absurd_ids_and_page_numbers_are_refused_not_crashes(client, login_as, t
         response = client.post(f"/courses/{course.id}/enrol", data={"cohort_id": value})
         assert response.status_code == 404, value
     assert client.get(f"/courses?provider_id={big}").status_code == 422
-    assert services.own_enrolment(trainee, course) is None
+    assert enrolling.own_enrolment(trainee, course) is None

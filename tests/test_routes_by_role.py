@@ -206,13 +206,14 @@ def world(db, make_user, make_token, make_course, make_cohort):
 
 def _course_objects(trainee, make_course, make_cohort):
     """A published course with a module, a link resource and a cohort; ``trainee`` is enrolled."""
-    from lms.courses import services
+    from lms.courses import content
+    from lms.courses import enrolment as enrolling
 
     course = make_course(modules=1)
-    module = services.active_modules([course.id])[course.id][0]
+    module = content.active_modules([course.id])[course.id][0]
     cohort = make_cohort(course)
-    resource = services.save_resource(module, title="Reading", url="https://example.org/reading")
-    enrolment = services.enrol(trainee, trainee, course, cohort)
+    resource = content.save_resource(module, title="Reading", url="https://example.org/reading")
+    enrolment = enrolling.enrol(trainee, trainee, course, cohort)
     return course, module, cohort, resource, enrolment
 
 
@@ -266,14 +267,14 @@ def test_every_route_answers_each_role_as_declared(app, world, login_as):
 
 def _owned_objects(owner, make_token, make_course, make_cohort):
     """Objects belonging to ``owner`` for every URL parameter of the object-level routes."""
-    from lms.courses import services
+    from lms.courses import content
     from lms.storage import services as storage
 
     token, _plain = make_token(owner)
     course, module, _cohort, _link, enrolment = _course_objects(owner, make_course, make_cohort)
-    services.save_knowledge_check(None, module, 50, [services.QuestionInput("Q", ["a", "b"], 0)])
+    content.save_knowledge_check(None, module, 50, [content.QuestionInput("Q", ["a", "b"], 0)])
     stored = storage.save(b"handout", "handout.txt", "text/plain")
-    resource = services.save_resource(module, title="Handout", stored_file=stored)
+    resource = content.save_resource(module, title="Handout", stored_file=stored)
     return {
         "token_id": token.id,
         "course_id": course.id,

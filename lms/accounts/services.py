@@ -22,7 +22,7 @@ from lms.database import contains_text, utcnow
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.mail import queue_email
-from lms.permissions import Role
+from lms.permissions import Role, is_admin
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
@@ -328,7 +328,7 @@ def get_token_for(actor: User, token_id: int) -> ApiToken:
     :raises NotFound: it does not exist or belongs to someone else.
     """
     token = db.session.get(ApiToken, token_id)
-    if token is None or (token.user_id != actor.id and not actor.has_role(Role.ADMIN)):
+    if token is None or (token.user_id != actor.id and not is_admin(actor)):
         raise NotFound("No such token.")
     return token
 

@@ -7,8 +7,9 @@ from marshmallow import fields, validate
 
 from lms.api.schemas import MAX_ID, PageQuerySchema, StrictSchema, object_id, page_of, text
 from lms.content import render_markdown
+from lms.courses.content import MAX_OPTIONS
 from lms.courses.models import CourseStatus, DeliveryFormat, EnrolmentStatus
-from lms.courses.services import MAX_OPTIONS, today
+from lms.database import today
 
 #: Longest module content accepted (Markdown source).
 MAX_CONTENT = 100_000
@@ -192,7 +193,7 @@ def _next_module_id(summary) -> int | None:
 
 
 class EnrolmentSchema(ma.Schema):
-    """An enrolment with its progress (dumped from a :class:`lms.courses.services.EnrolmentSummary`)."""
+    """An enrolment with its progress (dumped from a :class:`lms.courses.progress.EnrolmentSummary`)."""
 
     id = fields.Integer(attribute="enrolment.id")
     user = fields.Nested(PersonSchema, attribute="enrolment.user")

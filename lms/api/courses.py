@@ -1,8 +1,8 @@
 """API for courses, modules, knowledge checks, cohorts, enrolments and progress.
 
-Thin handlers over :mod:`lms.courses.services`: the same rules as the pages, with the caller
-as the actor. Other people's enrolments, drafts and everything else the caller may not see
-answer 404.
+Thin handlers over the course services (``lms.courses.catalogue``, ``content``, ``cohorts``,
+``enrolment`` and ``progress``): the same rules as the pages, with the caller as the actor. Other
+people's enrolments, drafts and everything else the caller may not see answer 404.
 """
 
 from __future__ import annotations
@@ -41,11 +41,32 @@ from lms.api.course_schemas import (
     WithdrawSchema,
 )
 from lms.api.schemas import ErrorSchema, PageQuerySchema, page_body, page_of
-from lms.courses import reports, services
+from lms.courses import catalogue, content, reports
+from lms.courses import progress as course_progress
+from lms.courses.catalogue import CatalogueFilter, catalogue_query, save_course
+from lms.courses.cohorts import cohorts_for, get_cohort_for, save_cohort
+from lms.courses.content import (
+    QuestionInput,
+    active_modules,
+    knowledge_checks_for,
+    modules_with_knowledge_check,
+    resources_of,
+    save_module,
+)
+from lms.courses.enrolment import (
+    can_open_modules,
+    enrol,
+    enrolment_subjects,
+    get_enrolment_for,
+    get_module_for,
+    visible_enrolments_query,
+    withdraw,
+)
 from lms.courses.models import CheckAttempt, Enrolment, Module
+from lms.courses.progress import EnrolmentSummary, summarise
 from lms.errors import NotFound
 from lms.pagination import Page, paginate
-from lms.permissions import Role, authenticated, roles_required
+from lms.permissions import Role, authenticated, is_admin, roles_required
 
 courses_blp = Blueprint(
     "api_courses",
@@ -64,10 +85,6 @@ enrolments_blp = Blueprint(
 )
 
 CONFLICT = {"schema": ErrorSchema}
-
-
-def _is_admin() -> bool:
-    return current_user.has_role(Role.ADMIN)
 
 
 def _dump(schema: ma.Schema, data) -> Response:
@@ -100,22 +117,22 @@ class ModuleView:
 def _module_views(modules: list[Module]) -> list[ModuleView]:
     """Modules with their flags and resources, in two queries whatever their number."""
     ids = [m.id for m in modules]
-    with_check = services.modules_with_knowledge_check(ids)
-    resources = services.resources_of(ids)
+    with_check = modules_with_knowledge_check(ids)
+    resources = resources_of(ids)
     return [ModuleView(m, m.id in with_check, resources[m.id]) for m in modules]
 
 
 @dataclass
-class EnrolmentProgress(services.EnrolmentSummary):
+class EnrolmentProgress(EnrolmentSummary):
     """An enrolment's progress with what is left to do."""
 
     unmet_requirements: list[str] = field(default_factory=list)
 
 
 def _progress(enrolment: Enrolment) -> EnrolmentProgress:
-    summary = services.summarise([enrolment])[0]
+    summary = summarise([enrolment])[0]
     return EnrolmentProgress(
-        summary.enrolment, summary.modules, summary.done, services.unmet_requirements(enrolment)
+        summary.enrolment, summary.modules, summary.done, course_progress.unmet_requirements(enrolment)
     )
 
 
@@ -162,16 +179,14 @@ class AttemptResult:
 @authenticated
 def list_courses(query):
     """The catalogue, by title: published courses (administrators also see drafts and archived ones)."""
-    filters = services.CatalogueFilter(
+    filters = CatalogueFilter(
         q=(query.get("q") or "").strip(),
         provider_id=query.get("provider_id"),
         delivery_format=query.get("delivery_format"),
         has_credits=query.get("has_credits"),
         status=query.get("status"),
     )
-    return page_body(
-        paginate(services.catalogue_query(current_user, filters), query["page"], query["per_page"])
-    )
+    return page_body(paginate(catalogue_query(current_user, filters), query["page"], query["per_page"]))
 
 
 @courses_blp.route("", methods=["POST"])
@@ -180,7 +195,7 @@ def list_courses(query):
 @roles_required(Role.ADMIN)
 def create_course(data):
     """Create a course, with its prerequisites and credit rule (a draft unless its status says otherwise)."""
-    return services.save_course(current_user, None, data)
+    return save_course(current_user, None, data)
 
 
 @courses_blp.route("/<int:course_id>", methods=["GET"])
@@ -188,7 +203,7 @@ def create_course(data):
 @authenticated
 def get_course(course_id: int):
     """One course."""
-    return services.get_course(current_user, course_id)
+    return catalogue.get_course(current_user, course_id)
 
 
 @courses_blp.route("/<int:course_id>", methods=["PATCH"])
@@ -197,7 +212,7 @@ def get_course(course_id: int):
 @roles_required(Role.ADMIN)
 def update_course(data, course_id: int):
     """Change a course; prerequisites and credit rule given replace the old ones (circles are refused)."""
-    return services.save_course(current_user, services.get_course(current_user, course_id), data)
+    return save_course(current_user, catalogue.get_course(current_user, course_id), data)
 
 
 # --- modules -------------------------------------------------------------------------------
@@ -209,11 +224,11 @@ def update_course(data, course_id: int):
 @authenticated
 def list_modules(query, course_id: int):
     """A course's modules in order; content only for people studying it and administrators."""
-    course = services.get_course(current_user, course_id)
-    modules = services.active_modules([course.id], with_content=True)[course.id]
+    course = catalogue.get_course(current_user, course_id)
+    modules = active_modules([course.id], with_content=True)[course.id]
     page = _page_of_list(modules, query)
     page.items = _module_views(page.items)
-    if services.can_open_modules(current_user, course):
+    if can_open_modules(current_user, course):
         return _dump(ModulePageSchema(), page_body(page))
     return _dump(
         ModulePageSchema(exclude=[f"items.{name}" for name in ModuleSchema.STUDY_FIELDS]), page_body(page)
@@ -226,8 +241,8 @@ def list_modules(query, course_id: int):
 @roles_required(Role.ADMIN)
 def create_module(data, course_id: int):
     """Add a module at the end of a course."""
-    course = services.get_course(current_user, course_id)
-    return _module_views([services.save_module(current_user, course, None, data)])[0]
+    course = catalogue.get_course(current_user, course_id)
+    return _module_views([save_module(current_user, course, None, data)])[0]
 
 
 @courses_blp.route("/<int:course_id>/modules/order", methods=["PUT"])
@@ -236,9 +251,9 @@ def create_module(data, course_id: int):
 @roles_required(Role.ADMIN)
 def reorder_modules(data, course_id: int):
     """Put a course's modules in a new order: list every live module exactly once."""
-    course = services.get_course(current_user, course_id)
-    services.reorder_modules(current_user, course, data["module_ids"])
-    return {"module_ids": [m.id for m in services.active_modules([course.id])[course.id]]}
+    course = catalogue.get_course(current_user, course_id)
+    content.reorder_modules(current_user, course, data["module_ids"])
+    return {"module_ids": [m.id for m in active_modules([course.id])[course.id]]}
 
 
 @courses_blp.route("/<int:course_id>/modules/<int:module_id>", methods=["GET"])
@@ -246,8 +261,8 @@ def reorder_modules(data, course_id: int):
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def get_module(course_id: int, module_id: int):
     """A module to study (trainees on the course) or to check (administrators); nothing is recorded."""
-    course = services.get_course(current_user, course_id)
-    module, _enrolment = services.get_module_for(current_user, course, module_id)
+    course = catalogue.get_course(current_user, course_id)
+    module, _enrolment = get_module_for(current_user, course, module_id)
     return _module_views([module])[0]
 
 
@@ -257,8 +272,8 @@ def get_module(course_id: int, module_id: int):
 @roles_required(Role.ADMIN)
 def update_module(data, course_id: int, module_id: int):
     """Change a module; trainees' progress on it is kept."""
-    course = services.get_course(current_user, course_id)
-    module = services.save_module(current_user, course, services.get_module(course, module_id), data)
+    course = catalogue.get_course(current_user, course_id)
+    module = save_module(current_user, course, content.get_module(course, module_id), data)
     return _module_views([module])[0]
 
 
@@ -267,12 +282,12 @@ def update_module(data, course_id: int, module_id: int):
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def get_knowledge_check(course_id: int, module_id: int):
     """A module's knowledge check; trainees never see which option is correct, administrators do."""
-    course = services.get_course(current_user, course_id)
-    module, _enrolment = services.get_module_for(current_user, course, module_id)
-    check = services.knowledge_checks_for([module.id]).get(module.id)
+    course = catalogue.get_course(current_user, course_id)
+    module, _enrolment = get_module_for(current_user, course, module_id)
+    check = knowledge_checks_for([module.id]).get(module.id)
     if check is None:
         raise NotFound("This module has no knowledge check.")
-    if _is_admin():
+    if is_admin(current_user):
         return _dump(KnowledgeCheckSchema(), check)
     return _dump(KnowledgeCheckSchema(exclude=KnowledgeCheckSchema.ANSWERS), check)
 
@@ -283,10 +298,10 @@ def get_knowledge_check(course_id: int, module_id: int):
 @roles_required(Role.ADMIN)
 def save_knowledge_check(data, course_id: int, module_id: int):
     """Create or replace a module's knowledge check; trainees' past attempts are kept."""
-    course = services.get_course(current_user, course_id)
-    module = services.get_module(course, module_id)
-    questions = [services.QuestionInput(**question) for question in data["questions"]]
-    return services.save_knowledge_check(current_user, module, data["pass_mark"], questions)
+    course = catalogue.get_course(current_user, course_id)
+    module = content.get_module(course, module_id)
+    questions = [QuestionInput(**question) for question in data["questions"]]
+    return content.save_knowledge_check(current_user, module, data["pass_mark"], questions)
 
 
 # --- cohorts -------------------------------------------------------------------------------
@@ -298,8 +313,8 @@ def save_knowledge_check(data, course_id: int, module_id: int):
 @authenticated
 def list_cohorts(query, course_id: int):
     """A course's cohorts, soonest first: those taking enrolments (administrators: all of them)."""
-    course = services.get_course(current_user, course_id)
-    return page_body(_page_of_list(services.cohorts_for(current_user, course), query))
+    course = catalogue.get_course(current_user, course_id)
+    return page_body(_page_of_list(cohorts_for(current_user, course), query))
 
 
 @courses_blp.route("/<int:course_id>/cohorts", methods=["POST"])
@@ -308,9 +323,9 @@ def list_cohorts(query, course_id: int):
 @roles_required(Role.ADMIN)
 def create_cohort(data, course_id: int):
     """Add a run of a course."""
-    course = services.get_course(current_user, course_id)
+    course = catalogue.get_course(current_user, course_id)
     facilitator_ids = data.pop("facilitator_ids", None)
-    return services.save_cohort(current_user, course, None, data, facilitator_ids)
+    return save_cohort(current_user, course, None, data, facilitator_ids)
 
 
 @cohorts_blp.route("/<int:cohort_id>", methods=["GET"])
@@ -318,7 +333,7 @@ def create_cohort(data, course_id: int):
 @authenticated
 def get_cohort(cohort_id: int):
     """One cohort, with its places."""
-    return services.get_cohort_for(current_user, cohort_id)
+    return get_cohort_for(current_user, cohort_id)
 
 
 @cohorts_blp.route("/<int:cohort_id>", methods=["PATCH"])
@@ -327,9 +342,9 @@ def get_cohort(cohort_id: int):
 @roles_required(Role.ADMIN)
 def update_cohort(data, cohort_id: int):
     """Change a cohort; raising the capacity gives places to the waiting list, in order."""
-    cohort = services.get_cohort_for(current_user, cohort_id)
+    cohort = get_cohort_for(current_user, cohort_id)
     facilitator_ids = data.pop("facilitator_ids", None)
-    return services.save_cohort(current_user, cohort.course, cohort, data, facilitator_ids)
+    return save_cohort(current_user, cohort.course, cohort, data, facilitator_ids)
 
 
 @cohorts_blp.route("/<int:cohort_id>/enrolments", methods=["GET"])
@@ -342,7 +357,7 @@ def list_cohort_enrolments(query, cohort_id: int):
     scope = reports.scope_for(current_user, query.get("organisation_id"))
     statement = reports.enrolments_query(scope, cohort.course, cohort, query.get("status"))
     page = paginate(statement, query["page"], query["per_page"])
-    page.items = services.summarise(page.items)
+    page.items = summarise(page.items)
     return page_body(page)
 
 
@@ -355,7 +370,7 @@ def list_cohort_enrolments(query, cohort_id: int):
 @authenticated
 def list_enrolments(query):
     """Enrolments with progress, newest first: the caller's own, or (filters) others the caller may see."""
-    statement = services.visible_enrolments_query(
+    statement = visible_enrolments_query(
         current_user,
         user_id=query.get("user_id"),
         course_id=query.get("course_id"),
@@ -363,7 +378,7 @@ def list_enrolments(query):
         everyone=query["scope"] == "all",
     )
     page = paginate(statement, query["page"], query["per_page"])
-    page.items = services.summarise(page.items)
+    page.items = summarise(page.items)
     return page_body(page)
 
 
@@ -379,10 +394,10 @@ def create_enrolment(data):
 
     A full cohort with a waiting list puts the person on it (`status` is `waitlisted`).
     """
-    user, course, cohort = services.enrolment_subjects(
+    user, course, cohort = enrolment_subjects(
         current_user, data["course_id"], data["cohort_id"], data["user_id"]
     )
-    return _progress(services.enrol(current_user, user, course, cohort))
+    return _progress(enrol(current_user, user, course, cohort))
 
 
 @enrolments_blp.route("/<int:enrolment_id>", methods=["GET"])
@@ -390,7 +405,7 @@ def create_enrolment(data):
 @authenticated
 def get_enrolment(enrolment_id: int):
     """One enrolment with its progress: percent, where to continue, modules done, what is left."""
-    return _progress(services.get_enrolment_for(current_user, enrolment_id))
+    return _progress(get_enrolment_for(current_user, enrolment_id))
 
 
 @enrolments_blp.route("/<int:enrolment_id>/withdraw", methods=["POST"])
@@ -400,8 +415,8 @@ def get_enrolment(enrolment_id: int):
 @roles_required(Role.TRAINEE, Role.ORG_MANAGER, Role.ADMIN)
 def withdraw_enrolment(data, enrolment_id: int):
     """Withdraw from a course; progress and history are kept, and a freed place goes to the waiting list."""
-    enrolment = services.get_enrolment_for(current_user, enrolment_id)
-    services.withdraw(current_user, enrolment, data["reason"].strip())
+    enrolment = get_enrolment_for(current_user, enrolment_id)
+    withdraw(current_user, enrolment, data["reason"].strip())
     return _progress(enrolment)
 
 
@@ -410,9 +425,9 @@ def withdraw_enrolment(data, enrolment_id: int):
 
 def _studying(enrolment_id: int, module_id: int) -> tuple[Enrolment, Module]:
     """The enrolment and module a progress URL names, as the caller may see them (404 otherwise)."""
-    enrolment = services.get_enrolment_for(current_user, enrolment_id)
-    course = services.get_course(current_user, enrolment.course_id)
-    return enrolment, services.get_module(course, module_id)
+    enrolment = get_enrolment_for(current_user, enrolment_id)
+    course = catalogue.get_course(current_user, enrolment.course_id)
+    return enrolment, content.get_module(course, module_id)
 
 
 def _module_progress(enrolment: Enrolment, progress) -> ModuleProgressView:
@@ -428,7 +443,7 @@ def _module_progress(enrolment: Enrolment, progress) -> ModuleProgressView:
 def open_module(enrolment_id: int, module_id: int):
     """Record that the trainee opened a module of their own enrolment ("continue where I left off")."""
     enrolment, module = _studying(enrolment_id, module_id)
-    return _module_progress(enrolment, services.open_module(current_user, enrolment, module))
+    return _module_progress(enrolment, course_progress.open_module(current_user, enrolment, module))
 
 
 @enrolments_blp.route("/<int:enrolment_id>/modules/<int:module_id>/complete", methods=["POST"])
@@ -442,7 +457,7 @@ def open_module(enrolment_id: int, module_id: int):
 def complete_module(enrolment_id: int, module_id: int):
     """Mark an opened module without a knowledge check complete; the last one completes the course."""
     enrolment, module = _studying(enrolment_id, module_id)
-    return _module_progress(enrolment, services.complete_module(current_user, enrolment, module))
+    return _module_progress(enrolment, course_progress.complete_module(current_user, enrolment, module))
 
 
 @enrolments_blp.route(
@@ -460,8 +475,8 @@ def submit_knowledge_check(data, enrolment_id: int, module_id: int):
     """
     enrolment, module = _studying(enrolment_id, module_id)
     answers = {int(question_id): option_id for question_id, option_id in data["answers"].items()}
-    result = services.submit_knowledge_check(current_user, enrolment, module, answers)
-    check = services.knowledge_checks_for([module.id])[module.id]
+    result = course_progress.submit_knowledge_check(current_user, enrolment, module, answers)
+    check = knowledge_checks_for([module.id])[module.id]
     questions = [
         AnswerResult(q.id, answers.get(q.id), q.id in result.correct, q.explanation) for q in check.questions
     ]

@@ -7,7 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Mount the course pages and put them in the navigation and on the dashboard."""
-    from lms.courses import admin_views, manager_views, services, views
+    from lms.courses import admin_views, manager_views, views
+    from lms.courses.progress import dashboard
     from lms.permissions import Role
     from lms.templating import add_dashboard_panel, add_nav_item
 
@@ -21,7 +22,7 @@ def init_app(app: Flask) -> None:
     add_dashboard_panel(
         app,
         "courses/_learning_panel.html",
-        lambda user: {"learning": services.dashboard(user)},
+        lambda user: {"learning": dashboard(user)},
         Role.TRAINEE,
         order=10,
         endpoint="courses.mine",

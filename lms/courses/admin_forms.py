@@ -23,8 +23,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NoneOf, NumberRange, Optional
 
 from lms.admin.forms import CheckboxesField
+from lms.courses.content import MAX_OPTIONS
 from lms.courses.models import CourseStatus, DeliveryFormat
-from lms.courses.services import MAX_OPTIONS
 
 #: UK convention, shown next to the hours and credits fields.
 CREDIT_HINT = (
@@ -171,7 +171,7 @@ class CourseForm(FlaskForm):
             )
 
     def service_data(self) -> dict:
-        """The course fields as ``services.save_course`` takes them."""
+        """The course fields as ``catalogue.save_course`` takes them."""
         body = self.awarding_body_id.data or 0
         credits = self.credits.data
         rule = None
@@ -226,7 +226,7 @@ class ModuleForm(FlaskForm):
     ORDER = ("title", "content", "estimated_minutes", "is_required")
 
     def service_data(self) -> dict:
-        """The module fields as ``services.save_module`` takes them."""
+        """The module fields as ``content.save_module`` takes them."""
         return {
             "title": (self.title.data or "").strip(),
             "content": self.content.data or "",
@@ -374,7 +374,7 @@ class CohortForm(FlaskForm):
         self.facilitator_ids.choices = [SelectChoice(p.id, f"{p.name} ({p.email})") for p in people]
 
     def service_data(self) -> dict:
-        """The cohort fields as ``services.save_cohort`` takes them."""
+        """The cohort fields as ``cohorts.save_cohort`` takes them."""
         return {
             "name": (self.name.data or "").strip(),
             "starts_on": self.starts_on.data,

@@ -13,7 +13,8 @@ from lms.accounts.forms import ConfirmForm
 from lms.accounts.models import User, UserRole
 from lms.audit import AuditEntry
 from lms.content import render_markdown
-from lms.courses import services
+from lms.courses import content
+from lms.courses import enrolment as enrolling
 from lms.courses.admin_forms import (
     CohortForm,
     CourseForm,
@@ -25,6 +26,21 @@ from lms.courses.admin_forms import (
     UploadResourceForm,
     WithdrawForm,
 )
+from lms.courses.catalogue import CatalogueFilter, catalogue_query, get_course, save_course
+from lms.courses.cohorts import COHORT_FIELDS, get_cohort, save_cohort
+from lms.courses.content import (
+    MAX_OPTIONS,
+    QuestionInput,
+    get_file_resource,
+    get_module,
+    get_resource,
+    knowledge_checks_for,
+    resources_of,
+    save_knowledge_check,
+    save_module,
+    save_resource,
+)
+from lms.courses.enrolment import get_enrolment_for, own_enrolment
 from lms.courses.models import (
     Cohort,
     Course,
@@ -78,7 +94,7 @@ def init_admin_nav(app: Flask) -> None:
 
 
 def _course(course_id: int) -> Course:
-    return services.get_course(current_user, course_id)
+    return get_course(current_user, course_id)
 
 
 def _discard_partial_change() -> None:
@@ -111,11 +127,11 @@ def resource_max_size() -> int:
 def courses():
     """Every course, whatever its status: searchable, filterable by status, paginated."""
     form = CourseSearchForm(request.args)
-    filters = services.CatalogueFilter()
+    filters = CatalogueFilter()
     if form.validate():
         filters.q = (form.q.data or "").strip()
         filters.status = CourseStatus(form.status.data) if form.status.data else None
-    page = paginate(services.catalogue_query(current_user, filters), page_arg(), PER_PAGE)
+    page = paginate(catalogue_query(current_user, filters), page_arg(), PER_PAGE)
     return render_template("courses/admin/courses.html", page=page, form=form, filters=filters)
 
 
@@ -156,7 +172,7 @@ def _course_form_page(course: Course | None):
     form.suggest_credits(course.notional_hours if course is not None else None)
     if form.validate_on_submit():
         try:
-            saved = services.save_course(current_user, course, form.service_data())
+            saved = save_course(current_user, course, form.service_data())
         except InvalidInput as error:
             _discard_partial_change()
             apply_domain_errors(form, error)
@@ -292,7 +308,7 @@ def _module_form_page(course: Course, module: Module | None):
         preview = render_markdown(form.content.data or "")
     elif form.validate_on_submit():
         try:
-            saved = services.save_module(current_user, course, module, form.service_data())
+            saved = save_module(current_user, course, module, form.service_data())
         except InvalidInput as error:
             _discard_partial_change()
             apply_domain_errors(form, error)
@@ -320,7 +336,7 @@ def create_module(course_id: int):
 def edit_module(course_id: int, module_id: int):
     """Edit a module; trainees' progress on it is kept."""
     course = _course(course_id)
-    return _module_form_page(course, services.get_module(course, module_id))
+    return _module_form_page(course, get_module(course, module_id))
 
 
 @bp.route("/<int:course_id>/modules/<int:module_id>/move", methods=["POST"])
@@ -328,11 +344,11 @@ def edit_module(course_id: int, module_id: int):
 def move_module(course_id: int, module_id: int):
     """Move a module one place up or down."""
     course = _course(course_id)
-    module = services.get_module(course, module_id)
+    module = get_module(course, module_id)
     direction = request.form.get("direction")
     if direction not in ("up", "down"):
         abort(400, "Say whether to move the module up or down.")
-    services.move_module(current_user, course, module, -1 if direction == "up" else 1)
+    content.move_module(current_user, course, module, -1 if direction == "up" else 1)
     flash(f"“{module.title}” has been moved {direction}.", "success")
     return redirect(url_for("course_admin.course", course_id=course.id, _anchor=f"module-{module.id}"))
 
@@ -342,10 +358,10 @@ def move_module(course_id: int, module_id: int):
 def retire_module(course_id: int, module_id: int):
     """Confirm, then take a module out of the course; trainees' progress is kept."""
     course = _course(course_id)
-    module = services.get_module(course, module_id)
+    module = get_module(course, module_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        services.retire_module(current_user, module)
+        content.retire_module(current_user, module)
         flash(f"The module “{module.title}” has been retired.", "success")
         return redirect(url_for("course_admin.course", course_id=course.id, _anchor="modules"))
     return render_template("courses/admin/retire_module.html", course=course, module=module, form=form)
@@ -359,13 +375,13 @@ def retire_module(course_id: int, module_id: int):
 def module_resources(course_id: int, module_id: int):
     """A module's links and files: list them, add a link, upload a file."""
     course = _course(course_id)
-    module = services.get_module(course, module_id)
+    module = get_module(course, module_id)
     link_form = LinkResourceForm(prefix="link")
     upload_form = UploadResourceForm(prefix="upload")
     upload_form.file.description = f"Up to {storage.format_size(resource_max_size())}."
     if link_form.submit.data and link_form.validate_on_submit():
         try:
-            services.save_resource(module, title=link_form.title.data, url=(link_form.url.data or "").strip())
+            save_resource(module, title=link_form.title.data, url=(link_form.url.data or "").strip())
         except InvalidInput as error:
             _discard_partial_change()
             apply_domain_errors(link_form, error)
@@ -380,7 +396,7 @@ def module_resources(course_id: int, module_id: int):
             stored = storage.save(
                 upload, upload.filename, upload.mimetype, actor=current_user, max_size=resource_max_size()
             )
-            services.save_resource(module, title=upload_form.title.data, stored_file=stored)
+            save_resource(module, title=upload_form.title.data, stored_file=stored)
         except InvalidInput as error:
             _discard_partial_change()
             apply_domain_errors(upload_form, error)
@@ -392,7 +408,7 @@ def module_resources(course_id: int, module_id: int):
     if link_form.errors or link_form.form_errors or upload_form.errors or upload_form.form_errors:
         status = 422
         course = _course(course_id)
-        module = services.get_module(course, module_id)
+        module = get_module(course, module_id)
     else:
         status = 200
     return (
@@ -400,7 +416,7 @@ def module_resources(course_id: int, module_id: int):
             "courses/admin/resources.html",
             course=course,
             module=module,
-            resources=services.resources_of([module.id])[module.id],
+            resources=resources_of([module.id])[module.id],
             link_form=link_form,
             upload_form=upload_form,
             button_form=ConfirmForm(formdata=None),
@@ -415,7 +431,7 @@ def module_resources(course_id: int, module_id: int):
 def resource_file(course_id: int, module_id: int, resource_id: int):
     """Download an uploaded resource, to check it."""
     course = _course(course_id)
-    resource = services.get_file_resource(services.get_module(course, module_id), resource_id)
+    resource = get_file_resource(get_module(course, module_id), resource_id)
     return storage.send(resource.stored_file)
 
 
@@ -424,10 +440,10 @@ def resource_file(course_id: int, module_id: int, resource_id: int):
 def remove_resource(course_id: int, module_id: int, resource_id: int):
     """Stop offering a link or file with a module."""
     course = _course(course_id)
-    module = services.get_module(course, module_id)
-    resource = services.get_resource(module, resource_id)
+    module = get_module(course, module_id)
+    resource = get_resource(module, resource_id)
     title = resource.title
-    services.remove_resource(current_user, resource)
+    content.remove_resource(current_user, resource)
     flash(f"“{title}” has been removed.", "success")
     return redirect(url_for("course_admin.module_resources", course_id=course.id, module_id=module.id))
 
@@ -436,7 +452,7 @@ def remove_resource(course_id: int, module_id: int, resource_id: int):
 
 
 def _blank_question() -> dict:
-    return {"prompt": "", "options": [""] * services.MAX_OPTIONS, "correct": None, "explanation": ""}
+    return {"prompt": "", "options": [""] * MAX_OPTIONS, "correct": None, "explanation": ""}
 
 
 def _check_form(pass_mark, blocks: list[dict]) -> KnowledgeCheckForm:
@@ -455,7 +471,7 @@ def _saved_blocks(check: KnowledgeCheck | None) -> list[dict]:
         blocks.append(
             {
                 "prompt": question.prompt,
-                "options": texts + [""] * (services.MAX_OPTIONS - len(texts)),
+                "options": texts + [""] * (MAX_OPTIONS - len(texts)),
                 "correct": next((i for i, o in enumerate(question.options) if o.is_correct), None),
                 "explanation": question.explanation,
             }
@@ -463,11 +479,11 @@ def _saved_blocks(check: KnowledgeCheck | None) -> list[dict]:
     return blocks
 
 
-def _question_input(block: dict) -> services.QuestionInput:
+def _question_input(block: dict) -> QuestionInput:
     """A block as the service takes it: the filled-in options, and the chosen one's place among them."""
     filled = [(i, text.strip()) for i, text in enumerate(block["options"]) if text and text.strip()]
     correct = next((n for n, (i, _text) in enumerate(filled) if i == block["correct"]), -1)
-    return services.QuestionInput(
+    return QuestionInput(
         prompt=block["prompt"],
         options=[t for _i, t in filled],
         correct=correct,
@@ -480,8 +496,8 @@ def _question_input(block: dict) -> services.QuestionInput:
 def knowledge_check(course_id: int, module_id: int):
     """Create or replace a module's knowledge check; past attempts are kept."""
     course = _course(course_id)
-    module = services.get_module(course, module_id)
-    check = services.knowledge_checks_for([module.id]).get(module.id)
+    module = get_module(course, module_id)
+    check = knowledge_checks_for([module.id]).get(module.id)
     if request.method == "GET":
         saved = _saved_blocks(check)
         blanks = EMPTY_QUESTION_BLOCKS + (0 if saved else 1)
@@ -504,7 +520,7 @@ def knowledge_check(course_id: int, module_id: int):
     elif posted.validate():
         filled = [entry.form.as_data() for entry in posted.questions if not entry.form.is_blank()]
         try:
-            services.save_knowledge_check(
+            save_knowledge_check(
                 current_user, module, posted.pass_mark.data, [_question_input(b) for b in filled]
             )
         except InvalidInput as error:
@@ -514,7 +530,7 @@ def knowledge_check(course_id: int, module_id: int):
             apply_domain_errors(form, error)
             status = 422
             course = _course(course_id)
-            module = services.get_module(course, module_id)
+            module = get_module(course, module_id)
         else:
             flash(f"The knowledge check for “{module.title}” has been saved.", "success")
             return redirect(
@@ -546,7 +562,7 @@ def _cohort_form_page(course: Course, cohort: Cohort | None):
     data = None
     if request.method == "GET":
         if cohort is not None:
-            data = {name: getattr(cohort, name) for name in services.COHORT_FIELDS}
+            data = {name: getattr(cohort, name) for name in COHORT_FIELDS}
             data["delivery_format"] = cohort.delivery_format.value
             data["facilitator_ids"] = [u.id for u in cohort.facilitators]
         else:
@@ -555,14 +571,14 @@ def _cohort_form_page(course: Course, cohort: Cohort | None):
     _facilitator_choices(form)
     if form.validate_on_submit():
         try:
-            saved = services.save_cohort(
+            saved = save_cohort(
                 current_user, course, cohort, form.service_data(), list(form.facilitator_ids.data or [])
             )
         except InvalidInput as error:
             _discard_partial_change()
             apply_domain_errors(form, error)
             course = _course(course.id)
-            cohort = services.get_cohort(course, cohort.id) if cohort is not None else None
+            cohort = get_cohort(course, cohort.id) if cohort is not None else None
         else:
             flash(f"The cohort “{saved.name}” has been saved.", "success")
             return redirect(url_for("course_admin.course", course_id=course.id, _anchor="cohorts"))
@@ -584,7 +600,7 @@ def create_cohort(course_id: int):
 def edit_cohort(course_id: int, cohort_id: int):
     """Edit a run of a course; raising the capacity gives places to the waiting list."""
     course = _course(course_id)
-    return _cohort_form_page(course, services.get_cohort(course, cohort_id))
+    return _cohort_form_page(course, get_cohort(course, cohort_id))
 
 
 # --- enrolling and withdrawing ---------------------------------------------------------
@@ -610,9 +626,9 @@ def enrol(course_id: int):
         if person is None:
             form.email.errors = [*form.email.errors, "No one has an account with that email address."]
         else:
-            cohort = services.get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
+            cohort = get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
             try:
-                enrolment = services.enrol(current_user, person, course, cohort)
+                enrolment = enrolling.enrol(current_user, person, course, cohort)
             except InvalidInput as error:
                 _discard_partial_change()
                 apply_domain_errors(form, error)
@@ -620,7 +636,7 @@ def enrol(course_id: int):
                 _discard_partial_change()
                 form.form_errors.append(error.message)
                 status = 409
-                existing = services.own_enrolment(person, course)
+                existing = own_enrolment(person, course)
                 if existing is not None and existing.status in (
                     EnrolmentStatus.ACTIVE,
                     EnrolmentStatus.WAITLISTED,
@@ -650,19 +666,19 @@ def enrol(course_id: int):
 def withdraw(course_id: int, enrolment_id: int):
     """Confirm, then withdraw a person from the course; their progress and history are kept."""
     course = _course(course_id)
-    enrolment = services.get_enrolment_for(current_user, enrolment_id)
+    enrolment = get_enrolment_for(current_user, enrolment_id)
     if enrolment.course_id != course.id:
         raise NotFound("No such enrolment on this course.")
     form = WithdrawForm()
     status = 200
     if form.validate_on_submit():
         try:
-            services.withdraw(current_user, enrolment, (form.reason.data or "").strip())
+            enrolling.withdraw(current_user, enrolment, (form.reason.data or "").strip())
         except Conflict as error:
             _discard_partial_change()
             form.form_errors.append(error.message)
             status = 409
-            enrolment = services.get_enrolment_for(current_user, enrolment_id)
+            enrolment = get_enrolment_for(current_user, enrolment_id)
         else:
             flash(f"{enrolment.user.name} has been withdrawn from {course.title}.", "success")
             return redirect(url_for("course_admin.course", course_id=course.id))

@@ -5,7 +5,7 @@ any order; other columns are ignored). Every row is checked before anything is w
 the lookups are batched (people by email, organisations, existing enrolments, completed
 prerequisites), so a 50,000-row file is checked in a handful of queries. People without an
 account get one (trainee, in the organisation named) and an invitation; everyone is then
-enrolled through :func:`lms.courses.services.enrol`, which owns every enrolment rule.
+enrolled through :func:`lms.courses.enrol`, which owns every enrolment rule.
 
 Two modes: enrol the valid rows and report the rest, or enrol nobody unless every row is
 valid and everyone gets a place. The second runs in one savepoint, so a failure at any row
@@ -27,13 +27,14 @@ from sqlalchemy import ARRAY, Integer, String, and_, any_, bindparam, select
 from lms import audit
 from lms.accounts import services as accounts
 from lms.accounts.models import User, normalise_email
-from lms.courses import services
+from lms.courses.enrolment import enrol
 from lms.courses.models import Cohort, Course, Enrolment, EnrolmentStatus
-from lms.courses.reports import csv_lines, is_admin
+from lms.csv import FORMULA_PREFIXES, csv_lines, csv_unsafe
 from lms.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.organisations.models import Organisation
-from lms.permissions import Role
+from lms.organisations.scope import scope_for
+from lms.permissions import Role, is_admin
 from lms.storage import services as storage
 from lms.storage.models import StoredFile
 
@@ -45,8 +46,6 @@ REQUIRED_COLUMNS = ("email", "name", "organisation")
 COLUMN_ALIASES = {"e-mail": "email", "email address": "email", "organization": "organisation"}
 #: Longest values, as the database stores them.
 MAX_LENGTHS = {"email": 254, "name": 200, "organisation": 200}
-#: A cell starting with one of these would run as a formula in a spreadsheet.
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 #: Values per ``IN (...)`` list: below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 LOOKUP_CHUNK = 10_000
 #: Problem rows shown on the result page; the downloadable report has them all.
@@ -329,11 +328,8 @@ def _organisations_for(actor) -> tuple[dict[str, Organisation], dict[int, str]]:
 
 
 def _require_actor(actor) -> None:
-    if is_admin(actor):
-        return
-    if actor is None or not actor.has_role(Role.ORG_MANAGER):
-        raise NotAllowed("Only administrators and organisation managers enrol people in bulk.")
-    if actor.organisation_id is None:
+    scope = scope_for(actor, refusal="Only administrators and organisation managers enrol people in bulk.")
+    if scope.is_empty:
         raise NotAllowed(
             "Your account is not linked to an organisation, so you cannot enrol staff. Ask an administrator."
         )
@@ -499,7 +495,7 @@ def _enrol_row(actor, row: Row, course: Course, cohort: Cohort | None) -> tuple[
             invite=True,
         )
         created = True
-    return services.enrol(actor, user, course, cohort), created
+    return enrol(actor, user, course, cohort), created
 
 
 def bulk_enrol(
@@ -628,13 +624,5 @@ def read_problem_report(report: StoredFile, limit: int = SHOWN_PROBLEMS) -> list
         for row in reader:
             if len(rows) >= limit:
                 break
-            rows.append({key: _unescape(value) for key, value in row.items() if key})
+            rows.append({key: csv_unsafe(value) for key, value in row.items() if key})
         return rows
-
-
-def _unescape(value: str | None) -> str:
-    """Undo the formula guard for display (the page is HTML, not a spreadsheet)."""
-    value = value or ""
-    if value.startswith("'") and value[1:2] and value[1] in "=+-@\t\r":
-        return value[1:]
-    return value

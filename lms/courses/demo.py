@@ -26,6 +26,7 @@ from lms.courses.models import (
     Cohort,
     Course,
     CourseStatus,
+    CreditRule,
     DeliveryFormat,
     Enrolment,
     EnrolmentStatus,
@@ -39,7 +40,6 @@ from lms.courses.models import (
     course_prerequisites,
 )
 from lms.courses.services import QuestionInput
-from lms.credits.models import CreditRule
 from lms.errors import DomainError
 from lms.extensions import db
 from lms.organisations.models import Organisation

@@ -22,8 +22,11 @@ from wtforms import RadioField, SearchField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from lms.courses import bulk, chart, reports, services
+from lms.courses import bulk, chart, reports
+from lms.courses.cohorts import get_cohort
 from lms.courses.models import Cohort, EnrolmentStatus
+from lms.csv import csv_lines
+from lms.database import MAX_ID, today
 from lms.errors import InvalidInput, NotFound
 from lms.extensions import db
 from lms.forms import apply_domain_errors
@@ -35,7 +38,7 @@ from lms.templating import add_nav_item
 bp = Blueprint("course_reports", __name__, url_prefix="/manage", template_folder="templates")
 
 #: Ids and page numbers beyond these cannot exist (and would overflow the database's integers).
-MAX_ID = 2**31 - 1
+
 #: Where the result of the last bulk enrolment waits for the result page (counts only).
 BULK_SESSION_KEY = "bulk_enrolment"
 
@@ -143,7 +146,7 @@ def _filter_form(**options) -> ReportFilterForm:
 def _cohorts_of(course, *, not_ended: bool = False) -> list[Cohort]:
     query = select(Cohort).where(Cohort.course_id == course.id)
     if not_ended:
-        query = query.where(Cohort.ends_on >= services.today()).order_by(Cohort.starts_on, Cohort.id)
+        query = query.where(Cohort.ends_on >= today()).order_by(Cohort.starts_on, Cohort.id)
     else:
         query = query.order_by(Cohort.starts_on.desc(), Cohort.id.desc())
     return list(db.session.scalars(query))
@@ -226,7 +229,7 @@ def course_progress_csv(course_id: int):
     cohort_id = request.args.get("cohort_id", type=int)
     if cohort_id is not None and not 1 <= cohort_id <= MAX_ID:
         raise NotFound("No such cohort for this course.")
-    cohort = services.get_cohort(course, cohort_id) if cohort_id else None
+    cohort = get_cohort(course, cohort_id) if cohort_id else None
     form = _filter_form()
     status, organisation_id, _q = form.chosen()
     # The body is read after the request has ended (and committed): each batch of rows is
@@ -242,9 +245,9 @@ def course_progress_csv(course_id: int):
 
     def body():
         yield "\ufeff"  # a byte-order mark, so that Excel reads UTF-8
-        yield from reports.csv_lines(rows)
+        yield from csv_lines(rows)
 
-    name = f"{course.code}-{cohort.name if cohort else 'all'}-progress-{services.today().isoformat()}.csv"
+    name = f"{course.code}-{cohort.name if cohort else 'all'}-progress-{today().isoformat()}.csv"
     response = Response(body(), mimetype="text/csv")
     response.headers["Content-Disposition"] = storage.content_disposition(storage.safe_filename(name))
     response.headers["Cache-Control"] = "private, no-store"
@@ -263,7 +266,7 @@ def bulk_enrol(course_id: int):
     form = BulkEnrolForm()
     form.set_cohorts(_cohorts_of(course, not_ended=True))
     if form.validate_on_submit():
-        cohort = services.get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
+        cohort = get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
         try:
             result = bulk.bulk_enrol(
                 current_user, course, form.file.data.read(), cohort, bulk.Mode(form.mode.data)

@@ -1,4 +1,4 @@
-"""Courses, their modules and knowledge checks, cohorts, enrolments and module progress."""
+"""Courses, their credit rules, modules and knowledge checks, cohorts, enrolments and module progress."""
 
 from __future__ import annotations
 
@@ -63,6 +63,16 @@ class EnrolmentStatus(enum.StrEnum):
         """Human name."""
         return {"waitlisted": "On the waiting list"}.get(self.value, self.value.capitalize())
 
+    @property
+    def is_current(self) -> bool:
+        """Active or completed: the trainee holds a place and can open the modules."""
+        return self in (EnrolmentStatus.ACTIVE, EnrolmentStatus.COMPLETED)
+
+    @property
+    def is_ended(self) -> bool:
+        """Withdrawn or lapsed: enrolling again takes the enrolment up, with its progress."""
+        return self in (EnrolmentStatus.WITHDRAWN, EnrolmentStatus.LAPSED)
+
 
 course_prerequisites = Table(
     "course_prerequisites",
@@ -115,6 +125,7 @@ class Course(db.Model):
         order_by="Course.code",
         lazy="selectin",
     )
+    credit_rule: Mapped[CreditRule | None] = relationship(back_populates="course")
 
     @property
     def is_published(self) -> bool:
@@ -123,6 +134,29 @@ class Course(db.Model):
 
     def __repr__(self) -> str:
         return f"<Course {self.code}>"
+
+
+class CreditRule(db.Model):
+    """On a course: which awarding body awards how many credits, at which level.
+
+    Course data (the catalogue filters on it); the credits area reads it to make awards.
+    """
+
+    __tablename__ = "credit_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), unique=True)
+    awarding_body_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    credits: Mapped[int]
+    #: Framework level, e.g. "FHEQ level 6".
+    level: Mapped[str] = mapped_column(String(60), default="")
+
+    course: Mapped[Course] = relationship(back_populates="credit_rule")
+    awarding_body = relationship("Organisation", lazy="joined")
+
+    __table_args__ = (CheckConstraint("credits > 0", name="credits_positive"),)
 
 
 class Module(db.Model):
@@ -312,7 +346,7 @@ class Enrolment(db.Model):
     @property
     def is_current(self) -> bool:
         """Active or completed: the trainee can open its modules."""
-        return self.status in (EnrolmentStatus.ACTIVE, EnrolmentStatus.COMPLETED)
+        return self.status.is_current
 
 
 class ModuleProgress(db.Model):

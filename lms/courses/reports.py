@@ -8,32 +8,31 @@ runs a fixed number of queries, whatever the number of enrolments.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from lms.accounts.models import User
 from lms.accounts.services import search_people
-from lms.courses import services
 from lms.courses.models import Cohort, Course, CourseStatus, Enrolment, EnrolmentStatus
-from lms.errors import NotAllowed, NotFound
+from lms.courses.progress import EnrolmentSummary, summarise
+from lms.database import today
+from lms.errors import NotFound
 from lms.extensions import db
 from lms.organisations.models import Organisation
+from lms.organisations.scope import Scope
+from lms.organisations.scope import scope_for as organisation_scope
 from lms.pagination import Page, paginate
-from lms.permissions import Role
+from lms.permissions import is_admin
 
 #: Rows per page of the progress and staff lists.
 PER_PAGE = 50
 #: Enrolments read per query while streaming a CSV export.
 EXPORT_BATCH = 500
-#: Characters that make a spreadsheet treat a cell as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: Order in which statuses are listed.
 STATUS_ORDER = (
     EnrolmentStatus.ACTIVE,
@@ -47,63 +46,15 @@ STATUS_ORDER = (
 # --- who may see whom ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Whose enrolments a report covers: everyone's, one organisation's, or nobody's."""
-
-    #: ``None`` means every organisation (admins only).
-    organisation_id: int | None = None
-    #: The organisation named by ``organisation_id``, for headings.
-    organisation: Organisation | None = None
-    #: An org manager's scope: fixed to their organisation, filters cannot widen it.
-    is_fixed: bool = False
-    #: An org manager with no organisation sees nobody.
-    is_empty: bool = False
-
-    def describe(self) -> str:
-        """Whose people the report shows, for headings."""
-        if self.is_empty:
-            return "nobody: your account is not linked to an organisation"
-        if self.organisation is not None:
-            return f"people from {self.organisation.name}"
-        return "people from every organisation"
-
-
-def is_admin(actor) -> bool:
-    """Whether ``actor`` sees every organisation's people."""
-    return actor is not None and actor.has_role(Role.ADMIN)
-
-
 def scope_for(actor, organisation_id: int | None = None) -> Scope:
-    """The people ``actor`` may see, narrowed to ``organisation_id`` when an admin asks for it.
-
-    An org manager always gets their own organisation: the ``organisation_id`` they pass is
-    ignored, so no URL or filter shows them anyone else.
+    """The people ``actor`` may see in reports (see :func:`lms.organisations.scope.scope_for`).
 
     :raises NotAllowed: the actor is neither an admin nor an org manager.
     :raises NotFound: an admin asked for an organisation that does not exist.
     """
-    if is_admin(actor):
-        if not organisation_id:
-            return Scope()
-        organisation = db.session.get(Organisation, organisation_id)
-        if organisation is None:
-            raise NotFound("No such organisation.")
-        return Scope(organisation_id=organisation.id, organisation=organisation)
-    if actor is None or not actor.has_role(Role.ORG_MANAGER):
-        raise NotAllowed("Only administrators and organisation managers see progress reports.")
-    if actor.organisation_id is None:
-        return Scope(is_fixed=True, is_empty=True)
-    return Scope(organisation_id=actor.organisation_id, organisation=actor.organisation, is_fixed=True)
-
-
-def _scoped(query: Select, scope: Scope) -> Select:
-    """Restrict a query that already joins ``User`` to the people of ``scope``."""
-    if scope.is_empty:
-        return query.where(false())
-    if scope.organisation_id is not None:
-        return query.where(User.organisation_id == scope.organisation_id)
-    return query
+    return organisation_scope(
+        actor, organisation_id, refusal="Only administrators and organisation managers see progress reports."
+    )
 
 
 def get_course_for_report(actor, course_id: int) -> Course:
@@ -162,7 +113,7 @@ def completion_rate(scope: Scope, course: Course, cohort: Cohort | None = None) 
     """The completion rate of a course or cohort over the people in ``scope`` (one query)."""
     if scope.is_empty:
         return CompletionRate(0, 0)
-    completed, took_place = services.completion_rate(
+    completed, took_place = completion_counts(
         course.id, cohort.id if cohort else None, organisation_id=scope.organisation_id
     )
     return CompletionRate(completed, took_place)
@@ -173,8 +124,8 @@ def completions_by_month(
 ) -> list[tuple[dt.date, int]]:
     """Completions per month over the last 12 months for the people in ``scope`` (one query)."""
     if scope.is_empty:
-        return [(month, 0) for month, _count in services.completions_by_month(course.id)]
-    return services.completions_by_month(
+        return [(month, 0) for month, _count in completions_per_month(course.id)]
+    return completions_per_month(
         course.id, cohort.id if cohort else None, organisation_id=scope.organisation_id
     )
 
@@ -190,7 +141,7 @@ def status_counts(scope: Scope, course: Course, cohort: Cohort | None = None) ->
     if cohort is not None:
         query = query.where(Enrolment.cohort_id == cohort.id)
     counts = dict.fromkeys(STATUS_ORDER, 0)
-    for status, count in db.session.execute(_scoped(query, scope)):
+    for status, count in db.session.execute(scope.apply(query)):
         counts[EnrolmentStatus(status)] = count
     return counts
 
@@ -213,7 +164,7 @@ def enrolments_query(
         query = query.where(Enrolment.cohort_id == cohort.id)
     if status is not None:
         query = query.where(Enrolment.status == status)
-    return _scoped(query, scope)
+    return scope.apply(query)
 
 
 @dataclass
@@ -251,7 +202,7 @@ def progress_report(
     """
     scope = scope_for(actor, organisation_id)
     result = paginate(enrolments_query(scope, course, cohort, status), page, per_page)
-    result.items = services.summarise(result.items)
+    result.items = summarise(result.items)
     return ProgressReport(
         course=course,
         cohort=cohort,
@@ -272,7 +223,7 @@ class StaffMember:
     """One person of an organisation with their enrolments and progress."""
 
     user: User
-    enrolments: list[services.EnrolmentSummary] = field(default_factory=list)
+    enrolments: list[EnrolmentSummary] = field(default_factory=list)
 
 
 def staff_overview(scope: Scope, *, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page | None:
@@ -284,7 +235,7 @@ def staff_overview(scope: Scope, *, q: str = "", page: int = 1, per_page: int = 
     if scope.organisation_id is None and not scope.is_empty:
         return None
     query = select(User).order_by(User.name, User.id)
-    query = _scoped(query, scope)
+    query = scope.apply(query)
     query = search_people(query, q)
     result = paginate(query, page, per_page)
     members = {user.id: StaffMember(user) for user in result.items}
@@ -296,7 +247,7 @@ def staff_overview(scope: Scope, *, q: str = "", page: int = 1, per_page: int = 
             .where(Enrolment.user_id.in_(members))
             .order_by(Course.title, Enrolment.id)
         ).all()
-        for summary in services.summarise(list(enrolments)):
+        for summary in summarise(list(enrolments)):
             members[summary.enrolment.user_id].enrolments.append(summary)
     result.items = list(members.values())
     return result
@@ -337,7 +288,7 @@ def courses_overview(actor, scope: Scope, *, page: int = 1, per_page: int = PER_
     """
     query = select(Course).order_by(Course.title, Course.id)
     if not is_admin(actor):
-        staff_courses = _scoped(select(Enrolment.course_id).join(User, User.id == Enrolment.user_id), scope)
+        staff_courses = scope.apply(select(Enrolment.course_id).join(User, User.id == Enrolment.user_id))
         query = query.where(
             or_(
                 Course.status == CourseStatus.PUBLISHED,
@@ -353,30 +304,13 @@ def courses_overview(actor, scope: Scope, *, page: int = 1, per_page: int = PER_
             .where(Enrolment.course_id.in_(counts))
             .group_by(Enrolment.course_id, Enrolment.status)
         )
-        for course_id, status, count in db.session.execute(_scoped(grouped, scope)):
+        for course_id, status, count in db.session.execute(scope.apply(grouped)):
             counts[course_id][EnrolmentStatus(status)] = count
     result.items = [CourseLine(course, counts[course.id]) for course in result.items]
     return result
 
 
 # --- CSV export --------------------------------------------------------------------------
-
-
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula: ``'`` before = + - @ tab or CR."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
-    """Format rows as CSV lines (CRLF, quoted where needed), each cell made formula-safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([csv_safe(cell) for cell in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
 
 
 PROGRESS_COLUMNS = (
@@ -425,7 +359,7 @@ def progress_rows(
         if not enrolments:
             return [], None
         rows = []
-        for summary in services.summarise(enrolments):
+        for summary in summarise(enrolments):
             enrolment = summary.enrolment
             user = enrolment.user
             rows.append(
@@ -453,3 +387,63 @@ def progress_rows(
             yield from batch
 
     return rows()
+
+
+# --- counts in the database ------------------------------------------------------------
+
+
+def _report_scope(query, course_id: int, cohort_id: int | None, organisation_id: int | None):
+    """Restrict a report query to a course, optionally a cohort and the staff of one organisation."""
+    query = query.where(Enrolment.course_id == course_id)
+    if cohort_id is not None:
+        query = query.where(Enrolment.cohort_id == cohort_id)
+    if organisation_id is not None:
+        query = query.join(User, User.id == Enrolment.user_id).where(User.organisation_id == organisation_id)
+    return query
+
+
+def completion_counts(
+    course_id: int, cohort_id: int | None = None, *, organisation_id: int | None = None
+) -> tuple[int, int]:
+    """``(completed, enrolled)`` counting everyone who took a place (not the waiting list).
+
+    ``organisation_id`` counts only the staff of that organisation (an org manager's view).
+    """
+    query = select(
+        func.count(Enrolment.id).filter(Enrolment.status == EnrolmentStatus.COMPLETED),
+        func.count(Enrolment.id).filter(Enrolment.status != EnrolmentStatus.WAITLISTED),
+    ).select_from(Enrolment)
+    query = _report_scope(query, course_id, cohort_id, organisation_id)
+    completed, enrolled = db.session.execute(query).one()
+    return completed or 0, enrolled or 0
+
+
+def completions_per_month(
+    course_id: int, cohort_id: int | None = None, months: int = 12, *, organisation_id: int | None = None
+) -> list[tuple[dt.date, int]]:
+    """Completions per calendar month (UTC) for the last ``months`` months, oldest first.
+
+    Counted in the database, one filtered count per month, in one query.
+    """
+    end = today().replace(day=1)
+    starts = []
+    year, month = end.year, end.month
+    for _ in range(months):
+        starts.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    following = dt.date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    bounds = [dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) for day in [*starts, following]]
+    query = select(
+        *(
+            func.count(Enrolment.id).filter(
+                Enrolment.completed_at >= bounds[i], Enrolment.completed_at < bounds[i + 1]
+            )
+            for i in range(months)
+        )
+    ).select_from(Enrolment)
+    query = _report_scope(query, course_id, cohort_id, organisation_id).where(
+        Enrolment.completed_at >= bounds[0], Enrolment.completed_at < bounds[-1]
+    )
+    counts = db.session.execute(query).one()
+    return [(start, count or 0) for start, count in zip(starts, counts, strict=True)]

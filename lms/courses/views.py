@@ -6,22 +6,43 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from lms.content import render_markdown
-from lms.courses import services
+from lms.courses import enrolment as enrolling
+from lms.courses import progress
+from lms.courses.catalogue import (
+    CatalogueFilter,
+    catalogue_providers,
+    catalogue_query,
+    get_course,
+    missing_prerequisites,
+)
+from lms.courses.cohorts import get_cohort, open_cohorts
+from lms.courses.content import (
+    active_modules,
+    get_file_resource,
+    knowledge_checks_for,
+    latest_attempt,
+    modules_with_knowledge_check,
+    resources_of,
+)
+from lms.courses.enrolment import get_module_for, has_cohorts, own_enrolment
 from lms.courses.forms import CatalogueForm, CompleteForm, EnrolForm, KnowledgeCheckForm, WithdrawForm
 from lms.courses.models import CourseStatus, DeliveryFormat, EnrolmentStatus
+from lms.courses.progress import (
+    EnrolmentSummary,
+    completed_module_ids,
+    dashboard,
+    open_module,
+    submit_knowledge_check,
+)
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.forms import apply_domain_errors
 from lms.pagination import Page, page_arg, paginate
-from lms.permissions import Role, authenticated, roles_required
+from lms.permissions import Role, authenticated, is_admin, roles_required
 from lms.storage import services as storage
 
 bp = Blueprint("courses", __name__, url_prefix="/courses", template_folder="templates")
 PER_PAGE = 20
-
-
-def _is_admin() -> bool:
-    return current_user.has_role(Role.ADMIN)
 
 
 # --- catalogue ---------------------------------------------------------------------------
@@ -32,11 +53,11 @@ def _is_admin() -> bool:
 def catalogue():
     """Courses to browse: published ones (admins also see drafts and archived ones)."""
     form = CatalogueForm(request.args)
-    form.set_providers(services.catalogue_providers(current_user))
-    if not _is_admin():
+    form.set_providers(catalogue_providers(current_user))
+    if not is_admin(current_user):
         del form.status
     is_valid = form.validate()
-    filters = services.CatalogueFilter()
+    filters = CatalogueFilter()
     if is_valid:
         filters.q = (form.q.data or "").strip()
         filters.provider_id = form.provider_id.data or None
@@ -45,7 +66,7 @@ def catalogue():
         filters.has_credits = True if form.has_credits.data else None
         if "status" in form and form.status.data:
             filters.status = CourseStatus(form.status.data)
-    page = paginate(services.catalogue_query(current_user, filters), page_arg(), PER_PAGE)
+    page = paginate(catalogue_query(current_user, filters), page_arg(), PER_PAGE)
     is_filtered = bool(filters.q or filters.provider_id or filters.delivery_format or filters.has_credits)
     return (
         render_template("courses/catalogue.html", form=form, page=page, is_filtered=is_filtered),
@@ -58,17 +79,17 @@ def catalogue():
 
 def _render_course(course, *, refusal: str | None = None, enrol_form=None, status: int = 200):
     """The course page; ``refusal`` is why an enrolment was just refused."""
-    modules = services.active_modules([course.id])[course.id]
-    with_check = services.modules_with_knowledge_check([m.id for m in modules])
-    enrolment = services.own_enrolment(current_user, course)
+    modules = active_modules([course.id])[course.id]
+    with_check = modules_with_knowledge_check([m.id for m in modules])
+    enrolment = own_enrolment(current_user, course)
     summary = None
     if enrolment is not None:
-        done = services.completed_module_ids([enrolment.id])[enrolment.id]
-        summary = services.EnrolmentSummary(enrolment, modules, done)
-    missing = {c.id for c in services.missing_prerequisites(current_user, course)}
+        done = completed_module_ids([enrolment.id])[enrolment.id]
+        summary = EnrolmentSummary(enrolment, modules, done)
+    missing = {c.id for c in missing_prerequisites(current_user, course)}
     is_studying = enrolment is not None and enrolment.is_current
     can_enrol = current_user.has_role(Role.TRAINEE) and not (
-        enrolment is not None and enrolment.status not in (EnrolmentStatus.WITHDRAWN, EnrolmentStatus.LAPSED)
+        enrolment is not None and not enrolment.status.is_ended
     )
     return (
         render_template(
@@ -79,11 +100,11 @@ def _render_course(course, *, refusal: str | None = None, enrol_form=None, statu
             summary=summary,
             enrolment=enrolment,
             is_studying=is_studying,
-            can_open_modules=is_studying or _is_admin(),
+            can_open_modules=is_studying or is_admin(current_user),
             missing=missing,
             can_enrol=can_enrol,
-            cohorts=services.open_cohorts(course),
-            has_cohorts=services.has_cohorts(course),
+            cohorts=open_cohorts(course),
+            has_cohorts=has_cohorts(course),
             enrol_form=enrol_form or EnrolForm(formdata=None),
             refusal=refusal,
         ),
@@ -95,21 +116,21 @@ def _render_course(course, *, refusal: str | None = None, enrol_form=None, statu
 @authenticated
 def course(course_id: int):
     """A course: what it is, its modules, its dates, and the trainee's own enrolment."""
-    return _render_course(services.get_course(current_user, course_id))
+    return _render_course(get_course(current_user, course_id))
 
 
 @bp.route("/<int:course_id>/enrol", methods=["POST"])
 @roles_required(Role.TRAINEE)
 def enrol(course_id: int):
     """Enrol oneself on a course, into the chosen cohort (or onto its waiting list)."""
-    course = services.get_course(current_user, course_id)
+    course = get_course(current_user, course_id)
     form = EnrolForm()
     if not form.validate_on_submit():
         return _render_course(course, refusal="The form had expired. Please try again.", status=400)
     cohort_id = form.cohort_id_value()
-    cohort = services.get_cohort(course, cohort_id) if cohort_id is not None else None
+    cohort = get_cohort(course, cohort_id) if cohort_id is not None else None
     try:
-        enrolment = services.enrol(current_user, current_user, course, cohort)
+        enrolment = enrolling.enrol(current_user, current_user, course, cohort)
     except (InvalidInput, Conflict, NotAllowed) as error:
         # Show the page as it really is: nothing of the refused enrolment is kept.
         db.session.rollback()
@@ -130,13 +151,13 @@ def enrol(course_id: int):
 @roles_required(Role.TRAINEE)
 def withdraw(course_id: int):
     """Confirm, then withdraw from a course; progress and history are kept."""
-    course = services.get_course(current_user, course_id)
-    enrolment = services.own_enrolment(current_user, course)
+    course = get_course(current_user, course_id)
+    enrolment = own_enrolment(current_user, course)
     if enrolment is None:
         raise NotFound("You are not enrolled on this course.")
     form = WithdrawForm()
     if form.validate_on_submit():
-        services.withdraw(current_user, enrolment, form.reason.data or "")
+        enrolling.withdraw(current_user, enrolment, form.reason.data or "")
         flash(f"You have withdrawn from {course.title}. Your progress is kept if you enrol again.", "success")
         return redirect(url_for("courses.course", course_id=course.id))
     return (
@@ -162,11 +183,11 @@ def _attempt_review(check, attempt) -> list[dict]:
 
 def _render_module(course, module, enrolment, *, check_form=None, status: int = 200):
     """The module page, for a trainee studying it or an admin previewing it."""
-    modules = services.active_modules([course.id])[course.id]
+    modules = active_modules([course.id])[course.id]
     index = next(i for i, m in enumerate(modules) if m.id == module.id)
-    done = services.completed_module_ids([enrolment.id])[enrolment.id] if enrolment else set()
-    check = services.knowledge_checks_for([module.id]).get(module.id)
-    attempt = services.latest_attempt(enrolment, check) if (enrolment and check) else None
+    done = completed_module_ids([enrolment.id])[enrolment.id] if enrolment else set()
+    check = knowledge_checks_for([module.id]).get(module.id)
+    attempt = latest_attempt(enrolment, check) if (enrolment and check) else None
     show_result = attempt is not None and check_form is None and not request.args.get("retake")
     if check and enrolment and check_form is None:
         check_form = KnowledgeCheckForm.for_check(check, formdata=None)
@@ -176,9 +197,9 @@ def _render_module(course, module, enrolment, *, check_form=None, status: int = 
             course=course,
             module=module,
             enrolment=enrolment,
-            summary=services.EnrolmentSummary(enrolment, modules, done) if enrolment else None,
+            summary=EnrolmentSummary(enrolment, modules, done) if enrolment else None,
             content=render_markdown(module.content),
-            resources=services.resources_of([module.id])[module.id],
+            resources=resources_of([module.id])[module.id],
             position=index + 1,
             total=len(modules),
             previous=modules[index - 1] if index > 0 else None,
@@ -200,21 +221,21 @@ def _render_module(course, module, enrolment, *, check_form=None, status: int = 
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def module(course_id: int, module_id: int):
     """A module to study (the visit is recorded), or an admin's preview (nothing is recorded)."""
-    course = services.get_course(current_user, course_id)
+    course = get_course(current_user, course_id)
     try:
-        module, enrolment = services.get_module_for(current_user, course, module_id)
+        module, enrolment = get_module_for(current_user, course, module_id)
     except Conflict as error:  # on the waiting list, or withdrawn: the course page says what to do
         flash(error.message, "warning")
         return redirect(url_for("courses.course", course_id=course.id))
     if enrolment is not None:
-        services.open_module(current_user, enrolment, module)
+        open_module(current_user, enrolment, module)
     return _render_module(course, module, enrolment)
 
 
 def _studying(course_id: int, module_id: int):
     """The course, module and the trainee's own enrolment, for actions that record progress."""
-    course = services.get_course(current_user, course_id)
-    module, enrolment = services.get_module_for(current_user, course, module_id)
+    course = get_course(current_user, course_id)
+    module, enrolment = get_module_for(current_user, course, module_id)
     if enrolment is None:
         raise NotFound("You are previewing this course: enrol on it to record progress.")
     return course, module, enrolment
@@ -238,15 +259,15 @@ def complete_module(course_id: int, module_id: int):
         flash("The form had expired. Please try again.", "error")
         return redirect(url_for("courses.module", course_id=course.id, module_id=module.id))
     was_completed = enrolment.status == EnrolmentStatus.COMPLETED
-    services.complete_module(current_user, enrolment, module)
+    progress.complete_module(current_user, enrolment, module)
     finished = _after_progress(course, module, enrolment, was_completed)
     if finished:
         return finished
     flash(f"“{module.title}” is marked as complete.", "success")
-    following = services.EnrolmentSummary(
+    following = EnrolmentSummary(
         enrolment,
-        services.active_modules([course.id])[course.id],
-        services.completed_module_ids([enrolment.id])[enrolment.id],
+        active_modules([course.id])[course.id],
+        completed_module_ids([enrolment.id])[enrolment.id],
     ).next_module
     if following is not None:
         return redirect(url_for("courses.module", course_id=course.id, module_id=following.id))
@@ -258,14 +279,14 @@ def complete_module(course_id: int, module_id: int):
 def submit_check(course_id: int, module_id: int):
     """Mark an attempt at the module's knowledge check and show the result."""
     course, module, enrolment = _studying(course_id, module_id)
-    check = services.knowledge_checks_for([module.id]).get(module.id)
+    check = knowledge_checks_for([module.id]).get(module.id)
     if check is None:
         raise NotFound("This module has no knowledge check.")
     form = KnowledgeCheckForm.for_check(check)
     if form.validate_on_submit():
         was_completed = enrolment.status == EnrolmentStatus.COMPLETED
         try:
-            services.submit_knowledge_check(current_user, enrolment, module, form.answers())
+            submit_knowledge_check(current_user, enrolment, module, form.answers())
         except InvalidInput as error:
             apply_domain_errors(form, error)
         else:
@@ -282,9 +303,9 @@ def submit_check(course_id: int, module_id: int):
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def resource(course_id: int, module_id: int, resource_id: int):
     """Download a file offered with a module, for whoever may open the module."""
-    course = services.get_course(current_user, course_id)
-    module, _enrolment = services.get_module_for(current_user, course, module_id)
-    stored = services.get_file_resource(module, resource_id).stored_file
+    course = get_course(current_user, course_id)
+    module, _enrolment = get_module_for(current_user, course, module_id)
+    stored = get_file_resource(module, resource_id).stored_file
     try:
         return storage.send(stored, as_attachment=True)
     except FileNotFoundError:
@@ -298,7 +319,7 @@ def resource(course_id: int, module_id: int, resource_id: int):
 @roles_required(Role.TRAINEE)
 def mine():
     """The trainee's enrolments, current first, with progress and where to continue."""
-    learning = services.dashboard(current_user)
+    learning = dashboard(current_user)
     number = page_arg()
     start = (number - 1) * PER_PAGE
     page = Page(items=learning[start : start + PER_PAGE], page=number, per_page=PER_PAGE, total=len(learning))

@@ -69,8 +69,10 @@ class Training:
 @pytest.fixture
 def training(live_app) -> Training:
     """A published, self-enrol online course of 3 modules (a check on the 2nd), an open cohort, a trainee."""
+    from lms import database
     from lms.accounts.services import create_user
-    from lms.courses import services
+    from lms.courses import catalogue, cohorts
+    from lms.courses import content as course_content
     from lms.courses.models import CourseStatus, DeliveryFormat
     from lms.extensions import db
     from lms.organisations.models import Organisation, OrganisationKind
@@ -86,7 +88,7 @@ def training(live_app) -> Training:
         provider = Organisation(name=f"Browser Test Provider {suffix}", kind=OrganisationKind.PROVIDER)
         db.session.add(provider)
         db.session.flush()
-        course = services.save_course(
+        course = catalogue.save_course(
             None,
             None,
             {
@@ -107,24 +109,24 @@ def training(live_app) -> Training:
             "## Who to tell\n\nTell the designated safeguarding lead the same day.",
         )
         saved = [
-            services.save_module(
+            course_content.save_module(
                 None, course, None, {"title": title, "content": content, "estimated_minutes": 10}
             )
             for title, content in zip(modules, contents, strict=True)
         ]
-        services.save_knowledge_check(
+        course_content.save_knowledge_check(
             None,
             saved[1],
             100,
             [
-                services.QuestionInput(
+                course_content.QuestionInput(
                     prompt=q.prompt, options=[q.wrong, q.right], correct=1, explanation=q.explanation
                 )
                 for q in QUESTIONS
             ],
         )
-        today = services.today()
-        cohort = services.save_cohort(
+        today = database.today()
+        cohort = cohorts.save_cohort(
             None,
             course,
             None,
