@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, ForeignKey, Select, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lms.database import UTCDateTime, utcnow
@@ -55,6 +55,26 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def history_of(subject_type: str, subject_id: int, limit: int) -> list[AuditEntry]:
+    """The latest ``limit`` entries about one subject, newest first: one query."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == subject_id)
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def log_query(subject_type: str | None = None) -> Select:
+    """Every entry, newest first, optionally about one type of subject (for paginating)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if subject_type:
+        query = query.where(AuditEntry.subject_type == subject_type[:40])
+    return query
 
 
 def init_app(_app) -> None:

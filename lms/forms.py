@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, SubmitField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.errors import InvalidInput
+
+
+class ConfirmForm(FlaskForm):
+    """A button that posts (sign out, revoke): CSRF-protected, nothing else."""
+
+    submit = SubmitField("Confirm")
+
+
+class CheckboxesField(SelectMultipleField):
+    """A group of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 def apply_domain_errors(form: FlaskForm, error: InvalidInput) -> None:

@@ -98,7 +98,7 @@ def _completed_ids(enrolment) -> set[int]:
 def _progress_path(course) -> str:
     """Where the reports pages put the course's progress report (by path until the endpoint exists)."""
     try:
-        return url_for("course_reports.course_progress", course_id=course.id, _external=False)
+        return url_for("course_manage.course_progress", course_id=course.id, _external=False)
     except BuildError:
         return f"/manage/courses/{course.id}/progress"
 

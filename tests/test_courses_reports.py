@@ -457,12 +457,12 @@ def test_csv_export_reads_in_batches(client, login_as, db, setting, make_course,
 def test_staff_training_navigation_for_managers_and_admins():
     from flask import Flask
 
-    from lms.courses.manager_views import init_manage_nav
+    from lms.courses.manage_views import init_manage_nav
 
     app = Flask(__name__)
     init_manage_nav(app)
     (item,) = app.extensions["lms_nav"]
-    assert (item.label, item.endpoint) == ("Staff training", "course_reports.staff")
+    assert (item.label, item.endpoint) == ("Manage training", "course_manage.staff")
     assert item.roles == {Role.ORG_MANAGER, Role.ADMIN}
 
 

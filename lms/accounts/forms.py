@@ -88,9 +88,3 @@ class TokenForm(FlaskForm):
         description="Where you will use it, e.g. “university export script”.",
     )
     submit = SubmitField("Create token")
-
-
-class ConfirmForm(FlaskForm):
-    """A button that posts (sign out, revoke): CSRF-protected, nothing else."""
-
-    submit = SubmitField("Confirm")

@@ -68,6 +68,20 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
+def people_by_id(ids) -> dict[int, User]:
+    """The people with these ids, by id: one query (none for no ids)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def people_with_roles(roles) -> list[User]:
+    """Everyone holding any of ``roles``, by name."""
+    holders = select(UserRole.user_id).where(UserRole.role.in_(list(roles)))
+    return list(db.session.scalars(select(User).where(User.id.in_(holders)).order_by(User.name, User.id)))
+
+
 def people_query(text: str = ""):
     """Everyone with an account, by name, with their roles, narrowed by a search text."""
     return search_people(select(User).options(selectinload(User.roles)).order_by(User.name, User.id), text)

@@ -10,14 +10,13 @@ from flask_login import current_user, login_user, logout_user
 from lms.accounts import services
 from lms.accounts.forms import (
     ChangePasswordForm,
-    ConfirmForm,
     LoginForm,
     ResetPasswordForm,
     ResetRequestForm,
     TokenForm,
 )
 from lms.errors import InvalidInput
-from lms.forms import apply_domain_errors
+from lms.forms import ConfirmForm, apply_domain_errors
 from lms.permissions import authenticated, public
 
 bp = Blueprint("accounts", __name__, url_prefix="/account", template_folder="templates")

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
+from lms import audit
 from lms.accounts import services as accounts
-from lms.accounts.forms import ConfirmForm
-from lms.accounts.models import User
 from lms.admin.forms import RolesForm, SearchForm, UserForm
-from lms.audit import AuditEntry
 from lms.errors import InvalidInput
-from lms.extensions import db
-from lms.forms import apply_domain_errors
-from lms.organisations.models import Organisation
+from lms.forms import ConfirmForm, apply_domain_errors
+from lms.organisations.services import all_organisations
 from lms.pagination import page_arg, paginate
 from lms.permissions import Role, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 25
-
-
-def _organisations():
-    return db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
+AUDIT_PER_PAGE = 50
+#: Changes shown on a person's page.
+HISTORY_LENGTH = 20
 
 
 @bp.route("/users")
@@ -41,7 +36,7 @@ def users():
 def create_user():
     """Create a person and, usually, invite them by email."""
     form = UserForm()
-    form.set_organisations(_organisations())
+    form.set_organisations(all_organisations())
     if form.validate_on_submit():
         try:
             user = accounts.create_user(
@@ -76,12 +71,7 @@ def user(user_id: int):
         return redirect(url_for("admin.user", user_id=person.id))
     if form.errors:
         status = 422
-    history = db.session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.subject_type == "users", AuditEntry.subject_id == person.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(20)
-    ).all()
+    history = audit.history_of("users", person.id, HISTORY_LENGTH)
     return (
         render_template(
             "admin/user.html", person=person, form=form, history=history, toggle_form=ConfirmForm()
@@ -115,13 +105,7 @@ def resend_invitation(user_id: int):
 @roles_required(Role.ADMIN)
 def audit_log():
     """Every audited change, newest first."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc())
     subject_type = request.args.get("subject_type")
-    if subject_type:
-        query = query.where(AuditEntry.subject_type == subject_type[:40])
-    page = paginate(query, page_arg(), 50)
-    actor_ids = {e.actor_id for e in page.items if e.actor_id}
-    actors = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}
-    )
+    page = paginate(audit.log_query(subject_type), page_arg(), AUDIT_PER_PAGE)
+    actors = accounts.people_by_id(e.actor_id for e in page.items)
     return render_template("admin/audit.html", page=page, actors=actors, subject_type=subject_type)

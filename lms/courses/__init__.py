@@ -7,18 +7,18 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Mount the course pages and put them in the navigation and on the dashboard."""
-    from lms.courses import admin_views, manager_views, views
+    from lms.courses import admin_views, manage_views, views
     from lms.courses.progress import dashboard
     from lms.permissions import Role
     from lms.templating import add_dashboard_panel, add_nav_item
 
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
-    app.register_blueprint(manager_views.bp)
+    app.register_blueprint(manage_views.bp)
     add_nav_item(app, "My learning", "courses.mine", Role.TRAINEE, order=10)
     add_nav_item(app, "Courses", "courses.catalogue", order=20)
     admin_views.init_admin_nav(app)
-    manager_views.init_manage_nav(app)
+    manage_views.init_manage_nav(app)
     add_dashboard_panel(
         app,
         "courses/_learning_panel.html",

@@ -22,9 +22,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NoneOf, NumberRange, Optional
 
-from lms.admin.forms import CheckboxesField
-from lms.courses.content import MAX_OPTIONS
-from lms.courses.models import CourseStatus, DeliveryFormat
+from lms.courses.content import MAX_OPTIONS, QuestionInput
+from lms.courses.models import Course, CourseStatus, DeliveryFormat, KnowledgeCheck
+from lms.forms import CheckboxesField
 
 #: UK convention, shown next to the hours and credits fields.
 CREDIT_HINT = (
@@ -66,6 +66,26 @@ class CourseSearchForm(FlaskForm):
 
 class CourseForm(FlaskForm):
     """Create or edit a course, with its prerequisites and credit rule."""
+
+    @staticmethod
+    def data_of(course: Course) -> dict:
+        """A saved course as the form's data."""
+        rule = course.credit_rule
+        return {
+            "code": course.code,
+            "title": course.title,
+            "summary": course.summary,
+            "provider_id": course.provider_id,
+            "delivery_format": course.delivery_format.value,
+            "notional_hours": course.notional_hours,
+            "audience": course.audience,
+            "status": course.status.value,
+            "is_self_enrol": course.is_self_enrol,
+            "prerequisite_ids": [c.id for c in course.prerequisites],
+            "awarding_body_id": rule.awarding_body_id if rule else 0,
+            "credits": rule.credits if rule else None,
+            "level": rule.level if rule else "",
+        }
 
     code = StringField(
         "Code",
@@ -299,7 +319,7 @@ class QuestionForm(Form):
         }
 
 
-class KnowledgeCheckForm(FlaskForm):
+class KnowledgeCheckEditForm(FlaskForm):
     """A module's knowledge check: pass mark and questions."""
 
     pass_mark = IntegerField(
@@ -315,6 +335,48 @@ class KnowledgeCheckForm(FlaskForm):
     questions = FieldList(FormField(QuestionForm), min_entries=1)
     add_question = SubmitField("Add another question")
     submit = SubmitField("Save knowledge check")
+
+    @staticmethod
+    def blank_question() -> dict:
+        """An empty question block, with room for every option."""
+        return {"prompt": "", "options": [""] * MAX_OPTIONS, "correct": None, "explanation": ""}
+
+    @classmethod
+    def from_blocks(cls, pass_mark, blocks: list[dict]) -> KnowledgeCheckEditForm:
+        """The editor built from values (not from the request), e.g. with a block added or removed."""
+        return cls(
+            formdata=None, data={"pass_mark": pass_mark, "questions": blocks or [cls.blank_question()]}
+        )
+
+    @staticmethod
+    def blocks_of(check: KnowledgeCheck | None) -> list[dict]:
+        """A saved check's questions as editor blocks."""
+        if check is None:
+            return []
+        blocks = []
+        for question in check.questions:
+            texts = [o.text for o in question.options]
+            blocks.append(
+                {
+                    "prompt": question.prompt,
+                    "options": texts + [""] * (MAX_OPTIONS - len(texts)),
+                    "correct": next((i for i, o in enumerate(question.options) if o.is_correct), None),
+                    "explanation": question.explanation,
+                }
+            )
+        return blocks
+
+    @staticmethod
+    def question_input(block: dict) -> QuestionInput:
+        """A block as the service takes it: the filled-in options, and the chosen one's place among them."""
+        filled = [(i, text.strip()) for i, text in enumerate(block["options"]) if text and text.strip()]
+        correct = next((n for n, (i, _text) in enumerate(filled) if i == block["correct"]), -1)
+        return QuestionInput(
+            prompt=block["prompt"],
+            options=[t for _i, t in filled],
+            correct=correct,
+            explanation=block["explanation"],
+        )
 
 
 class CohortForm(FlaskForm):
@@ -388,7 +450,7 @@ class CohortForm(FlaskForm):
         }
 
 
-class EnrolForm(FlaskForm):
+class EnrolPersonForm(FlaskForm):
     """An admin enrols a person, by email, optionally into a cohort."""
 
     email = EmailField(
@@ -410,7 +472,7 @@ class EnrolForm(FlaskForm):
         ]
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawPersonForm(FlaskForm):
     """Confirm a withdrawal, with a reason for the record."""
 
     reason = TextAreaField(

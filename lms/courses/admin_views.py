@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 
 from lms.accounts import services as accounts
-from lms.accounts.forms import ConfirmForm
-from lms.accounts.models import User, UserRole
-from lms.audit import AuditEntry
 from lms.content import render_markdown
 from lms.courses import content
 from lms.courses import enrolment as enrolling
@@ -19,18 +14,24 @@ from lms.courses.admin_forms import (
     CohortForm,
     CourseForm,
     CourseSearchForm,
-    EnrolForm,
-    KnowledgeCheckForm,
+    EnrolPersonForm,
+    KnowledgeCheckEditForm,
     LinkResourceForm,
     ModuleForm,
     UploadResourceForm,
-    WithdrawForm,
+    WithdrawPersonForm,
 )
-from lms.courses.catalogue import CatalogueFilter, catalogue_query, get_course, save_course
-from lms.courses.cohorts import COHORT_FIELDS, get_cohort, save_cohort
+from lms.courses.catalogue import (
+    CatalogueFilter,
+    catalogue_query,
+    course_history,
+    get_course,
+    other_courses,
+    save_course,
+)
+from lms.courses.cohorts import COHORT_FIELDS, cohorts_for, get_cohort, save_cohort, waiting_list_sizes
 from lms.courses.content import (
-    MAX_OPTIONS,
-    QuestionInput,
+    course_outline,
     get_file_resource,
     get_module,
     get_resource,
@@ -45,17 +46,14 @@ from lms.courses.models import (
     Cohort,
     Course,
     CourseStatus,
-    Enrolment,
     EnrolmentStatus,
-    KnowledgeCheck,
     Module,
-    ModuleResource,
-    Question,
 )
 from lms.errors import Conflict, InvalidInput, NotFound
 from lms.extensions import db
-from lms.forms import apply_domain_errors
-from lms.organisations.models import Organisation, OrganisationKind
+from lms.forms import ConfirmForm, apply_domain_errors
+from lms.organisations.models import OrganisationKind
+from lms.organisations.services import all_organisations
 from lms.pagination import page_arg, paginate
 from lms.permissions import Role, roles_required
 from lms.storage import services as storage
@@ -68,24 +66,6 @@ DEFAULT_RESOURCE_MAX_SIZE = 20 * 1024 * 1024
 #: Empty question blocks shown under the existing ones (a new check gets one more).
 EMPTY_QUESTION_BLOCKS = 1
 HISTORY_LENGTH = 10
-#: How the course's audited fields are named in its history.
-FIELD_LABELS = {
-    "code": "code",
-    "title": "title",
-    "summary": "summary",
-    "provider_id": "provider",
-    "delivery_format": "delivery format",
-    "notional_hours": "notional hours",
-    "audience": "audience",
-    "status": "status",
-    "is_self_enrol": "self-enrolment",
-    "prerequisites": "prerequisites",
-}
-HISTORY_LABELS = {
-    "course.created": "Created",
-    "course.updated": "Edited",
-    "course.modules_reordered": "Modules reordered",
-}
 
 
 def init_admin_nav(app: Flask) -> None:
@@ -109,7 +89,7 @@ def _status(form) -> int:
 def _progress_report_url(course: Course) -> str:
     """The course's progress report (built by the reports pages), by endpoint or by path."""
     try:
-        return url_for("course_reports.course_progress", course_id=course.id)
+        return url_for("course_manage.course_progress", course_id=course.id)
     except BuildError:
         return f"/manage/courses/{course.id}/progress"
 
@@ -136,38 +116,17 @@ def courses():
 
 
 def _course_choices(form: CourseForm, course: Course | None) -> None:
-    organisations = db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
-    others = db.session.execute(
-        select(Course.id, Course.code, Course.title)
-        .where(Course.id != (course.id if course else 0))
-        .order_by(Course.code)
-    ).all()
+    organisations = all_organisations()
+    others = other_courses(course)
     form.set_choices(
         organisations, [o for o in organisations if o.kind == OrganisationKind.AWARDING_BODY], others
     )
 
 
-def _course_data(course: Course) -> dict:
-    rule = course.credit_rule
-    return {
-        "code": course.code,
-        "title": course.title,
-        "summary": course.summary,
-        "provider_id": course.provider_id,
-        "delivery_format": course.delivery_format.value,
-        "notional_hours": course.notional_hours,
-        "audience": course.audience,
-        "status": course.status.value,
-        "is_self_enrol": course.is_self_enrol,
-        "prerequisite_ids": [c.id for c in course.prerequisites],
-        "awarding_body_id": rule.awarding_body_id if rule else 0,
-        "credits": rule.credits if rule else None,
-        "level": rule.level if rule else "",
-    }
-
-
 def _course_form_page(course: Course | None):
-    form = CourseForm(data=_course_data(course) if course is not None and request.method == "GET" else None)
+    form = CourseForm(
+        data=CourseForm.data_of(course) if course is not None and request.method == "GET" else None
+    )
     _course_choices(form, course)
     form.suggest_credits(course.notional_hours if course is not None else None)
     if form.validate_on_submit():
@@ -198,94 +157,28 @@ def edit_course(course_id: int):
     return _course_form_page(_course(course_id))
 
 
-def _history(course: Course) -> list[dict]:
-    entries = db.session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.subject_type == "courses", AuditEntry.subject_id == course.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(HISTORY_LENGTH)
-    ).all()
-    actor_ids = {e.actor_id for e in entries if e.actor_id}
-    actors = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {}
-    )
-    history = []
-    for entry in entries:
-        before, after = entry.before or {}, entry.after or {}
-        changed = sorted(
-            FIELD_LABELS.get(k, k) for k in set(before) | set(after) if before.get(k) != after.get(k)
-        )
-        history.append(
-            {
-                "at": entry.created_at,
-                "actor": actors.get(entry.actor_id),
-                "label": HISTORY_LABELS.get(entry.action, entry.action),
-                "changed": changed if entry.action == "course.updated" else [],
-            }
-        )
-    return history
-
-
 @bp.route("/<int:course_id>")
 @roles_required(Role.ADMIN)
 def course(course_id: int):
     """A course as admins build it: details, modules in order, cohorts, enrolling, history."""
     course = _course(course_id)
-    modules = db.session.scalars(
-        select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
-    ).all()
-    live = [m for m in modules if not m.is_retired]
-    module_ids = [m.id for m in modules]
-    questions = (
-        dict(
-            db.session.execute(
-                select(KnowledgeCheck.module_id, func.count(Question.id))
-                .outerjoin(Question, Question.check_id == KnowledgeCheck.id)
-                .where(KnowledgeCheck.module_id.in_(module_ids))
-                .group_by(KnowledgeCheck.module_id)
-            ).all()
-        )
-        if module_ids
-        else {}
-    )
-    resources = (
-        dict(
-            db.session.execute(
-                select(ModuleResource.module_id, func.count())
-                .where(ModuleResource.module_id.in_(module_ids))
-                .group_by(ModuleResource.module_id)
-            ).all()
-        )
-        if module_ids
-        else {}
-    )
-    cohorts = db.session.scalars(
-        select(Cohort)
-        .where(Cohort.course_id == course.id)
-        .options(selectinload(Cohort.facilitators))
-        .order_by(Cohort.starts_on, Cohort.id)
-    ).all()
-    waiting = dict(
-        db.session.execute(
-            select(Enrolment.cohort_id, func.count())
-            .where(Enrolment.course_id == course.id, Enrolment.status == EnrolmentStatus.WAITLISTED)
-            .group_by(Enrolment.cohort_id)
-        ).all()
-    )
-    enrol_form = EnrolForm(formdata=None)
+    outline = course_outline(course)
+    cohorts = cohorts_for(current_user, course)
+    waiting = waiting_list_sizes(course)
+    enrol_form = EnrolPersonForm(formdata=None)
     enrol_form.set_cohorts(cohorts)
     return render_template(
         "courses/admin/course.html",
         course=course,
-        modules=live,
-        retired=[m for m in modules if m.is_retired],
-        questions=questions,
-        resources=resources,
+        modules=outline.modules,
+        retired=outline.retired,
+        questions=outline.questions,
+        resources=outline.resources,
         cohorts=cohorts,
         waiting=waiting,
         enrol_form=enrol_form,
         button_form=ConfirmForm(formdata=None),
-        history=_history(course),
+        history=course_history(course, HISTORY_LENGTH),
         progress_url=_progress_report_url(course),
     )
 
@@ -451,46 +344,6 @@ def remove_resource(course_id: int, module_id: int, resource_id: int):
 # --- knowledge checks ------------------------------------------------------------------
 
 
-def _blank_question() -> dict:
-    return {"prompt": "", "options": [""] * MAX_OPTIONS, "correct": None, "explanation": ""}
-
-
-def _check_form(pass_mark, blocks: list[dict]) -> KnowledgeCheckForm:
-    """The editor built from values (not from the request), e.g. with a block added or removed."""
-    return KnowledgeCheckForm(
-        formdata=None, data={"pass_mark": pass_mark, "questions": blocks or [_blank_question()]}
-    )
-
-
-def _saved_blocks(check: KnowledgeCheck | None) -> list[dict]:
-    if check is None:
-        return []
-    blocks = []
-    for question in check.questions:
-        texts = [o.text for o in question.options]
-        blocks.append(
-            {
-                "prompt": question.prompt,
-                "options": texts + [""] * (MAX_OPTIONS - len(texts)),
-                "correct": next((i for i, o in enumerate(question.options) if o.is_correct), None),
-                "explanation": question.explanation,
-            }
-        )
-    return blocks
-
-
-def _question_input(block: dict) -> QuestionInput:
-    """A block as the service takes it: the filled-in options, and the chosen one's place among them."""
-    filled = [(i, text.strip()) for i, text in enumerate(block["options"]) if text and text.strip()]
-    correct = next((n for n, (i, _text) in enumerate(filled) if i == block["correct"]), -1)
-    return QuestionInput(
-        prompt=block["prompt"],
-        options=[t for _i, t in filled],
-        correct=correct,
-        explanation=block["explanation"],
-    )
-
-
 @bp.route("/<int:course_id>/modules/<int:module_id>/check", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def knowledge_check(course_id: int, module_id: int):
@@ -499,34 +352,43 @@ def knowledge_check(course_id: int, module_id: int):
     module = get_module(course, module_id)
     check = knowledge_checks_for([module.id]).get(module.id)
     if request.method == "GET":
-        saved = _saved_blocks(check)
+        saved = KnowledgeCheckEditForm.blocks_of(check)
         blanks = EMPTY_QUESTION_BLOCKS + (0 if saved else 1)
-        form = _check_form(check.pass_mark if check else 80, saved + [_blank_question()] * blanks)
+        form = KnowledgeCheckEditForm.from_blocks(
+            check.pass_mark if check else 80, saved + [KnowledgeCheckEditForm.blank_question()] * blanks
+        )
         return render_template(
             "courses/admin/knowledge_check.html", course=course, module=module, form=form, check=check
         )
 
-    posted = KnowledgeCheckForm()
+    posted = KnowledgeCheckEditForm()
     blocks = [entry.form.as_data() for entry in posted.questions]
     status = 200
     remove = request.form.get("remove_question", "")
     if posted.add_question.data:
-        form = _check_form(posted.pass_mark.data, [*blocks, _blank_question()])
+        form = KnowledgeCheckEditForm.from_blocks(
+            posted.pass_mark.data, [*blocks, KnowledgeCheckEditForm.blank_question()]
+        )
         form.pass_mark.raw_data = posted.pass_mark.raw_data
     elif remove.isdigit():
         kept = [b for n, b in enumerate(blocks) if n != int(remove)]
-        form = _check_form(posted.pass_mark.data, kept)
+        form = KnowledgeCheckEditForm.from_blocks(posted.pass_mark.data, kept)
         form.pass_mark.raw_data = posted.pass_mark.raw_data
     elif posted.validate():
         filled = [entry.form.as_data() for entry in posted.questions if not entry.form.is_blank()]
         try:
             save_knowledge_check(
-                current_user, module, posted.pass_mark.data, [_question_input(b) for b in filled]
+                current_user,
+                module,
+                posted.pass_mark.data,
+                [KnowledgeCheckEditForm.question_input(b) for b in filled],
             )
         except InvalidInput as error:
             _discard_partial_change()
             # Rebuilt without the empty blocks, so that "Question 2" in a message is the second one shown.
-            form = _check_form(posted.pass_mark.data, [*filled, _blank_question()])
+            form = KnowledgeCheckEditForm.from_blocks(
+                posted.pass_mark.data, [*filled, KnowledgeCheckEditForm.blank_question()]
+            )
             apply_domain_errors(form, error)
             status = 422
             course = _course(course_id)
@@ -550,12 +412,7 @@ def knowledge_check(course_id: int, module_id: int):
 
 
 def _facilitator_choices(form: CohortForm) -> None:
-    people = db.session.scalars(
-        select(User)
-        .where(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_([Role.ASSESSOR, Role.ADMIN]))))
-        .order_by(User.name, User.id)
-    ).all()
-    form.set_facilitators(people)
+    form.set_facilitators(accounts.people_with_roles([Role.ASSESSOR, Role.ADMIN]))
 
 
 def _cohort_form_page(course: Course, cohort: Cohort | None):
@@ -611,13 +468,8 @@ def edit_cohort(course_id: int, cohort_id: int):
 def enrol(course_id: int):
     """Enrol a person on the course, found by email, optionally into a cohort."""
     course = _course(course_id)
-    cohorts = db.session.scalars(
-        select(Cohort)
-        .where(Cohort.course_id == course.id)
-        .options(selectinload(Cohort.facilitators))
-        .order_by(Cohort.starts_on, Cohort.id)
-    ).all()
-    form = EnrolForm()
+    cohorts = cohorts_for(current_user, course)
+    form = EnrolPersonForm()
     form.set_cohorts(cohorts)
     status = 200
     withdraw_url = None
@@ -669,7 +521,7 @@ def withdraw(course_id: int, enrolment_id: int):
     enrolment = get_enrolment_for(current_user, enrolment_id)
     if enrolment.course_id != course.id:
         raise NotFound("No such enrolment on this course.")
-    form = WithdrawForm()
+    form = WithdrawPersonForm()
     status = 200
     if form.validate_on_submit():
         try:

@@ -11,6 +11,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from lms import audit
+from lms.accounts.services import people_by_id
 from lms.courses.models import (
     Course,
     CourseStatus,
@@ -261,3 +262,55 @@ def missing_prerequisites(user, course: Course) -> list[Course]:
         )
     )
     return [c for c in course.prerequisites if c.id not in done]
+
+
+def other_courses(course: Course | None) -> list:
+    """``(id, code, title)`` of every course but ``course``, by code: prerequisite choices."""
+    return list(
+        db.session.execute(
+            select(Course.id, Course.code, Course.title)
+            .where(Course.id != (course.id if course else 0))
+            .order_by(Course.code)
+        ).all()
+    )
+
+
+#: How the course's audited fields are named in its history.
+FIELD_LABELS = {
+    "code": "code",
+    "title": "title",
+    "summary": "summary",
+    "provider_id": "provider",
+    "delivery_format": "delivery format",
+    "notional_hours": "notional hours",
+    "audience": "audience",
+    "status": "status",
+    "is_self_enrol": "self-enrolment",
+    "prerequisites": "prerequisites",
+}
+HISTORY_LABELS = {
+    "course.created": "Created",
+    "course.updated": "Edited",
+    "course.modules_reordered": "Modules reordered",
+}
+
+
+def course_history(course: Course, limit: int) -> list[dict]:
+    """The latest changes to a course, for people: when, who, what and which fields (two queries)."""
+    entries = audit.history_of("courses", course.id, limit)
+    actors = people_by_id(e.actor_id for e in entries)
+    history = []
+    for entry in entries:
+        before, after = entry.before or {}, entry.after or {}
+        changed = sorted(
+            FIELD_LABELS.get(k, k) for k in set(before) | set(after) if before.get(k) != after.get(k)
+        )
+        history.append(
+            {
+                "at": entry.created_at,
+                "actor": actors.get(entry.actor_id),
+                "label": HISTORY_LABELS.get(entry.action, entry.action),
+                "changed": changed if entry.action == "course.updated" else [],
+            }
+        )
+    return history

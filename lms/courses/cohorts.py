@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from lms import audit
@@ -100,12 +100,33 @@ def open_cohorts(course: Course, *, with_facilitators: bool = False) -> list[Coh
     return [c for c in cohorts if c.is_open_on(day)]
 
 
+def course_cohorts(course: Course, *, not_ended: bool = False) -> list[Cohort]:
+    """A course's cohorts: all, latest first; or those not yet ended, soonest first."""
+    query = select(Cohort).where(Cohort.course_id == course.id)
+    if not_ended:
+        query = query.where(Cohort.ends_on >= today()).order_by(Cohort.starts_on, Cohort.id)
+    else:
+        query = query.order_by(Cohort.starts_on.desc(), Cohort.id.desc())
+    return list(db.session.scalars(query))
+
+
 def cohorts_for(actor, course: Course) -> list[Cohort]:
     """The cohorts of a course the actor is shown (with facilitators): all for admins, open ones otherwise."""
     if not is_admin(actor):
         return open_cohorts(course, with_facilitators=True)
     query = select(Cohort).where(Cohort.course_id == course.id).options(selectinload(Cohort.facilitators))
     return list(db.session.scalars(query.order_by(Cohort.starts_on, Cohort.id)))
+
+
+def waiting_list_sizes(course: Course) -> dict[int, int]:
+    """How many people wait for each cohort of a course, by cohort id: one query."""
+    return dict(
+        db.session.execute(
+            select(Enrolment.cohort_id, func.count())
+            .where(Enrolment.course_id == course.id, Enrolment.status == EnrolmentStatus.WAITLISTED)
+            .group_by(Enrolment.cohort_id)
+        ).all()
+    )
 
 
 def get_cohort_for(actor, cohort_id: int) -> Cohort:

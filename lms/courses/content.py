@@ -40,6 +40,49 @@ def active_modules(course_ids: list[int], *, with_content: bool = False) -> dict
     return by_course
 
 
+@dataclass
+class CourseOutline:
+    """A course's modules as its editors see them, with what each carries."""
+
+    modules: list[Module]
+    retired: list[Module]
+    #: Questions in each module's knowledge check, by module id (no check: absent).
+    questions: dict[int, int]
+    #: Resources offered with each module, by module id (none: absent).
+    resources: dict[int, int]
+
+
+def course_outline(course: Course) -> CourseOutline:
+    """Every module of a course, live and retired, with question and resource counts: three queries."""
+    modules = db.session.scalars(
+        select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
+    ).all()
+    module_ids = [m.id for m in modules]
+    questions = resources = {}
+    if module_ids:
+        questions = dict(
+            db.session.execute(
+                select(KnowledgeCheck.module_id, func.count(Question.id))
+                .outerjoin(Question, Question.check_id == KnowledgeCheck.id)
+                .where(KnowledgeCheck.module_id.in_(module_ids))
+                .group_by(KnowledgeCheck.module_id)
+            ).all()
+        )
+        resources = dict(
+            db.session.execute(
+                select(ModuleResource.module_id, func.count())
+                .where(ModuleResource.module_id.in_(module_ids))
+                .group_by(ModuleResource.module_id)
+            ).all()
+        )
+    return CourseOutline(
+        modules=[m for m in modules if not m.is_retired],
+        retired=[m for m in modules if m.is_retired],
+        questions=questions,
+        resources=resources,
+    )
+
+
 def get_module(course: Course, module_id: int) -> Module:
     """A live module of ``course``.
 

@@ -15,123 +15,28 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired
-from sqlalchemy import select
-from wtforms import RadioField, SearchField, SelectField, SubmitField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
 
 from lms.courses import bulk, chart, reports
-from lms.courses.cohorts import get_cohort
-from lms.courses.models import Cohort, EnrolmentStatus
+from lms.courses.cohorts import course_cohorts, get_cohort
+from lms.courses.manage_forms import BulkEnrolForm, ReportFilterForm
 from lms.csv import csv_lines
 from lms.database import MAX_ID, today
 from lms.errors import InvalidInput, NotFound
-from lms.extensions import db
 from lms.forms import apply_domain_errors
 from lms.pagination import page_arg
 from lms.permissions import Role, roles_required
 from lms.storage import services as storage
 from lms.templating import add_nav_item
 
-bp = Blueprint("course_reports", __name__, url_prefix="/manage", template_folder="templates")
-
-#: Ids and page numbers beyond these cannot exist (and would overflow the database's integers).
+bp = Blueprint("course_manage", __name__, url_prefix="/manage", template_folder="templates")
 
 #: Where the result of the last bulk enrolment waits for the result page (counts only).
 BULK_SESSION_KEY = "bulk_enrolment"
 
 
 def init_manage_nav(app: Flask) -> None:
-    """Put "Staff training" in the navigation of org managers and admins."""
-    add_nav_item(app, "Staff training", "course_reports.staff", Role.ORG_MANAGER, Role.ADMIN, order=60)
-
-
-# --- forms -----------------------------------------------------------------------------
-
-
-class ReportFilterForm(FlaskForm):
-    """Narrow a report: by status, and (admins only) by organisation."""
-
-    class Meta:
-        csrf = False
-
-    status = SelectField(
-        "Status",
-        choices=[SelectChoice("", "Any status")]
-        + [SelectChoice(s.value, s.label) for s in reports.STATUS_ORDER],
-        validators=[Optional()],
-    )
-    organisation_id = SelectField("Organisation", coerce=int, default=0, validators=[Optional()])
-    q = SearchField("Name or email", validators=[Optional(), Length(max=100)])
-
-    def prepare(
-        self,
-        organisations,
-        *,
-        with_status: bool = True,
-        with_search: bool = False,
-        everyone: str = "Every organisation",
-    ) -> None:
-        """Offer the organisations an admin may pick; drop the fields a page does not use."""
-        if organisations:
-            self.organisation_id.choices = [SelectChoice(0, everyone)] + [
-                SelectChoice(o.id, o.name) for o in organisations
-            ]
-        else:
-            del self.organisation_id
-        if not with_status:
-            del self.status
-        if not with_search:
-            del self.q
-
-    def chosen(self) -> tuple[EnrolmentStatus | None, int | None, str]:
-        """``(status, organisation_id, search)``, ignoring values that are not valid."""
-        if not self.validate():
-            return None, None, ""
-        status = EnrolmentStatus(self.status.data) if "status" in self and self.status.data else None
-        organisation_id = (self.organisation_id.data or None) if "organisation_id" in self else None
-        q = (self.q.data or "").strip() if "q" in self else ""
-        return status, organisation_id, q
-
-
-class BulkEnrolForm(FlaskForm):
-    """Upload a CSV file of people to enrol."""
-
-    file = FileField(
-        "CSV file",
-        description="Up to 50,000 rows. In Excel or LibreOffice, save the sheet as “CSV UTF-8”.",
-        validators=[
-            FileRequired("Choose a CSV file to upload."),
-            FileAllowed(["csv", "txt"], "Upload a .csv file. In Excel: File, Save As, then “CSV UTF-8”."),
-        ],
-    )
-    cohort_id = SelectField("Cohort", coerce=int, default=0, validators=[Optional()])
-    mode = RadioField(
-        "If some rows have problems",
-        choices=[SelectChoice(m.value, m.label) for m in bulk.Mode],
-        default=bulk.Mode.VALID_ROWS.value,
-        validators=[InputRequired("Choose what to do if some rows have problems.")],
-    )
-    submit = SubmitField("Check the file and enrol")
-
-    def set_cohorts(self, cohorts: list[Cohort]) -> None:
-        """Offer the course's cohorts that have not ended, with their free places."""
-        self.cohort_id.choices = [SelectChoice(0, "No cohort")] + [
-            SelectChoice(c.id, _cohort_label(c)) for c in cohorts
-        ]
-
-
-def _cohort_label(cohort: Cohort) -> str:
-    dates = cohort.starts_on.strftime("%-d %b %Y")
-    if cohort.capacity is None:
-        places = "no limit on places"
-    elif cohort.seats_left:
-        places = f"{cohort.seats_left} place{'s' if cohort.seats_left != 1 else ''} left"
-    else:
-        places = "full, waiting list" if cohort.has_waiting_list else "full"
-    return f"{cohort.name}, from {dates} ({places})"
+    """Put "Manage training" in the navigation of org managers and admins."""
+    add_nav_item(app, "Manage training", "course_manage.staff", Role.ORG_MANAGER, Role.ADMIN, order=60)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -141,15 +46,6 @@ def _filter_form(**options) -> ReportFilterForm:
     form = ReportFilterForm(request.args)
     form.prepare(reports.organisations_to_pick(current_user), **options)
     return form
-
-
-def _cohorts_of(course, *, not_ended: bool = False) -> list[Cohort]:
-    query = select(Cohort).where(Cohort.course_id == course.id)
-    if not_ended:
-        query = query.where(Cohort.ends_on >= today()).order_by(Cohort.starts_on, Cohort.id)
-    else:
-        query = query.order_by(Cohort.starts_on.desc(), Cohort.id.desc())
-    return list(db.session.scalars(query))
 
 
 # --- reports ---------------------------------------------------------------------------
@@ -192,7 +88,7 @@ def _progress_page(course, cohort):
         report=report,
         form=form,
         chart=svg,
-        cohorts=_cohorts_of(course) if cohort is None else [],
+        cohorts=course_cohorts(course) if cohort is None else [],
         csv_args={
             k: v
             for k, v in {
@@ -264,7 +160,7 @@ def bulk_enrol(course_id: int):
     """Enrol people listed in a CSV file; every row is checked before anyone is enrolled."""
     course = reports.get_course_for_report(current_user, course_id)
     form = BulkEnrolForm()
-    form.set_cohorts(_cohorts_of(course, not_ended=True))
+    form.set_cohorts(course_cohorts(course, not_ended=True))
     if form.validate_on_submit():
         cohort = get_cohort(course, form.cohort_id.data) if form.cohort_id.data else None
         try:
@@ -281,7 +177,7 @@ def bulk_enrol(course_id: int):
                 "cohort": cohort.name if cohort else None,
             }
             flash(*_result_message(result))
-            return redirect(url_for("course_reports.bulk_enrol_result", course_id=course.id))
+            return redirect(url_for("course_manage.bulk_enrol_result", course_id=course.id))
     return (
         render_template("courses/manage/bulk_enrol.html", form=form, course=course, scope=_own_scope()),
         422 if form.errors else 200,
@@ -313,7 +209,7 @@ def bulk_enrol_result(course_id: int):
     course = reports.get_course_for_report(current_user, course_id)
     summary = session.get(BULK_SESSION_KEY)
     if not summary or summary.get("course_id") != course.id or summary.get("user_id") != current_user.id:
-        return redirect(url_for("course_reports.bulk_enrol", course_id=course.id))
+        return redirect(url_for("course_manage.bulk_enrol", course_id=course.id))
     report, problems = None, []
     if summary.get("report_id"):
         try:
