@@ -1,4 +1,4 @@
-"""Shared fixtures: app, db with rollback per test, client, login_as, factories, query counting.
+"""Shared fixtures: app, db with rollback per test, client, login_as, the API caller, query counting.
 
 The database is SQLite in a temporary folder unless ``LMS_TEST_DATABASE_URL`` names a
 PostgreSQL server database; then the suite creates its own throwaway database next to it
@@ -22,9 +22,12 @@ from flask_migrate import upgrade
 
 from lms import create_app
 from lms.extensions import db as _db
-from lms.permissions import Role
 
+#: The password of every person the factories make (``login_as`` signs in with it).
 PASSWORD = "correct horse battery"
+
+#: Each area's factories, for every test whatever its folder (see tests/README.md).
+pytest_plugins = ("tests.accounts.factories", "tests.organisations.factories", "tests.courses.factories")
 
 
 def _postgres_database(base_url: str, worker: str):
@@ -170,39 +173,6 @@ _counter = itertools.count(1)
 
 
 @pytest.fixture
-def make_organisation(db):
-    """Factory for organisations."""
-    from lms.organisations.models import Organisation, OrganisationKind
-
-    def make(name: str | None = None, kind=OrganisationKind.LICENCE_HOLDER, **fields):
-        organisation = Organisation(name=name or f"Organisation {next(_counter)}", kind=kind, **fields)
-        _db.session.add(organisation)
-        _db.session.flush()
-        return organisation
-
-    return make
-
-
-@pytest.fixture
-def make_user(db):
-    """Factory for users with roles and a known password."""
-    from lms.accounts.models import User, UserRole
-
-    def make(
-        *roles: Role, email: str | None = None, name: str | None = None, password: str = PASSWORD, **fields
-    ):
-        n = next(_counter)
-        user = User(email=email or f"person{n}@example.org", name=name or f"Person {n}", **fields)
-        user.set_password(password)
-        user.roles = [UserRole(role=r) for r in (roles or (Role.TRAINEE,))]
-        _db.session.add(user)
-        _db.session.flush()
-        return user
-
-    return make
-
-
-@pytest.fixture
 def make_token(db):
     """Factory for API tokens; returns ``(token, plain)``."""
     from lms.accounts.services import create_api_token
@@ -272,82 +242,3 @@ def count_queries(db):
             sa.event.remove(engine, "before_cursor_execute", counter)
 
     return counting
-
-
-@pytest.fixture
-def make_course(db, make_organisation):
-    """Factory for courses: published, self-enrol, online, with ``modules`` plain modules."""
-    from lms.courses.models import Course, CourseStatus, DeliveryFormat, Module
-
-    def make(
-        *,
-        modules: int = 2,
-        status=CourseStatus.PUBLISHED,
-        provider=None,
-        prerequisites=(),
-        **fields,
-    ):
-        n = next(_counter)
-        course = Course(
-            code=fields.pop("code", f"C{n:04d}"),
-            title=fields.pop("title", f"Course {n}"),
-            summary=fields.pop("summary", "A course."),
-            provider=provider or make_organisation(),
-            delivery_format=fields.pop("delivery_format", DeliveryFormat.ONLINE),
-            status=status,
-            **fields,
-        )
-        course.prerequisites = list(prerequisites)
-        _db.session.add(course)
-        for position in range(1, modules + 1):
-            _db.session.add(
-                Module(course=course, position=position, title=f"Module {position}", content="Read this.")
-            )
-        _db.session.flush()
-        return course
-
-    return make
-
-
-@pytest.fixture
-def make_cohort(db):
-    """Factory for cohorts taking enrolments now."""
-    import datetime as dt
-
-    from lms.courses.models import Cohort
-
-    def make(course, *, capacity=None, has_waiting_list=True, **fields):
-        today = dt.date.today()
-        cohort = Cohort(
-            course=course,
-            name=fields.pop("name", f"Cohort {next(_counter)}"),
-            starts_on=fields.pop("starts_on", today + dt.timedelta(days=7)),
-            ends_on=fields.pop("ends_on", today + dt.timedelta(days=60)),
-            delivery_format=fields.pop("delivery_format", course.delivery_format),
-            capacity=capacity,
-            has_waiting_list=has_waiting_list,
-            **fields,
-        )
-        _db.session.add(cohort)
-        _db.session.flush()
-        return cohort
-
-    return make
-
-
-@pytest.fixture
-def make_enrolment(db):
-    """Enrol a user through the real service (as an admin would)."""
-    from lms.accounts.models import User, UserRole
-    from lms.courses import enrolment as enrolling
-
-    def make(user, course, cohort=None):
-        admin = _db.session.scalar(sa.select(User).join(UserRole).where(UserRole.role == Role.ADMIN).limit(1))
-        if admin is None:
-            admin = User(email=f"enroller{next(_counter)}@example.org", name="Enroller")
-            admin.roles = [UserRole(role=Role.ADMIN)]
-            _db.session.add(admin)
-            _db.session.flush()
-        return enrolling.enrol(admin, user, course, cohort)
-
-    return make

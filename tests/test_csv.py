@@ -59,4 +59,8 @@ def test_bulk_problem_report_neutralises_each_dangerous_cell(db, make_user, make
     assert row[1:4] == [f"'{start}mail", f"'{start}name", f"'{start}org"]
     assert row[5] == f"'{start}reason"
     shown = bulk.read_problem_report(report)[0]
-    assert (shown["email"], shown["name"], shown["reason"]) == (f"{start}mail", f"{start}name", f"{start}reason")
+    assert (shown["email"], shown["name"], shown["reason"]) == (
+        f"{start}mail",
+        f"{start}name",
+        f"{start}reason",
+    )

@@ -14,7 +14,7 @@ from lms.database import utcnow
 from lms.extensions import db as _db
 from lms.permissions import Role
 from tests.conftest import PASSWORD
-from tests.test_api_base import assert_error
+from tests.api.test_base import assert_error
 
 
 def bearer(plain: str) -> dict:

@@ -23,7 +23,7 @@ from lms.courses.models import (
 from lms.extensions import db as _db
 from lms.organisations.models import OrganisationKind
 from lms.permissions import Role
-from tests.test_api_base import assert_error
+from tests.api.test_base import assert_error
 
 A, T, S, L, M = Role.ADMIN, Role.TRAINEE, Role.ASSESSOR, Role.LIAISON, Role.ORG_MANAGER
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from lms.api import takes_json_body
 from lms.extensions import db as _db
 from lms.permissions import Role
-from tests.test_api_base import EXCLUDED_FROM_SPEC, assert_error, openapi_path, resolve
+from tests.api.test_base import EXCLUDED_FROM_SPEC, assert_error, openapi_path, resolve
 
 UNKNOWN_FIELD = "surely_not_a_field"
 LONG = 10_000
@@ -248,7 +248,7 @@ def test_every_url_parameter_has_an_example_value(spec):
     missing = sorted(
         f"{name} (in {op})" for op in operations(spec) for name in op.parameters if name not in PATH_VALUES
     )
-    assert not missing, "Add a factory to PATH_VALUES in tests/test_api_bad_input.py for: " + ", ".join(
+    assert not missing, "Add a factory to PATH_VALUES in tests/api/test_bad_input.py for: " + ", ".join(
         missing
     )
 
