@@ -14,7 +14,7 @@ from flask import Response, jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from lms.api.course_schemas import (
+from lms.api.courses_schemas import (
     AttemptInputSchema,
     AttemptResultSchema,
     CohortCreateSchema,

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.database import UTCDateTime, utcnow
 from lms.extensions import db
-
-if TYPE_CHECKING:
-    from lms.accounts.models import User
 
 
 class StoredFile(db.Model):
@@ -37,7 +33,8 @@ class StoredFile(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
-    created_by: Mapped[User | None] = relationship()
+    #: By name: storage sits below accounts, so it does not import the ``User`` model.
+    created_by = relationship("User")
 
     def __repr__(self) -> str:
         return f"<StoredFile {self.id} {self.key} {self.filename!r}>"
