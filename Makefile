@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test install lint system-deps clean
+.PHONY: run test install lint system-deps check-wheel clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,11 +29,17 @@ system-deps:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 ## Set up everything (Python packages, Chromium, axe-core) and run ruff and the whole suite.
 ## LMS_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/lms_test runs it on PostgreSQL.
 test: install system-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Build the wheel, install it into a fresh virtual environment and, from outside the checkout,
+## migrate, load the demo and fetch pages (scripts/check-wheel.sh). CI runs it once.
+check-wheel: install
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python bash scripts/check-wheel.sh
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

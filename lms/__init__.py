@@ -77,7 +77,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(
         app,
         db,
-        directory=str(Path(app.root_path).parent / "migrations"),
+        directory=str(Path(app.root_path) / "migrations"),
         render_as_batch=True,
         compare_type=True,
     )
