@@ -13,8 +13,8 @@ from lms.audit import AuditEntry
 from lms.database import utcnow
 from lms.extensions import db as _db
 from lms.permissions import Role
-from tests.conftest import PASSWORD
 from tests.api.test_base import assert_error
+from tests.conftest import PASSWORD
 
 
 def bearer(plain: str) -> dict:
