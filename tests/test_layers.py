@@ -140,3 +140,55 @@ def test_a_package_without_a_layer_breaks_the_contract(tree: Path):
 
     assert result.returncode != 0, result.stdout
     assert "The following modules are not listed as layers:\n\n- lms.newarea" in result.stdout
+
+
+def import_circles(package: str) -> list[list[str]]:
+    """Groups of modules of ``package`` that import one another in a circle (grimp's graph)."""
+    import grimp
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in order:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], order[imported])
+        if low[module] == order[module]:
+            group = []
+            while (member := stack.pop()) != module:
+                group.append(member)
+            if group:
+                circles.append(sorted([module, *group]))
+
+    for module in sorted(graph.modules):
+        if module not in order:
+            visit(module)
+    return circles
+
+
+def test_no_module_imports_itself_through_others():
+    """No circle of imports anywhere in lms, lazy (function-level) imports included."""
+    assert import_circles("lms") == []
+
+
+def test_a_circle_is_found(tree: Path):
+    (tree / "lms" / "courses" / "progress.py").write_text(
+        (tree / "lms" / "courses" / "progress.py").read_text() + "\nfrom lms.courses import enrolment\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", "from tests.test_layers import import_circles; print(import_circles('lms'))"],
+        cwd=tree,  # the copy, first on the path, shadows the checkout; REPO gives ``tests``
+        env={**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{REPO}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "'lms.courses.enrolment', 'lms.courses.progress'" in found.stdout

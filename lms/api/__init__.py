@@ -179,6 +179,7 @@ def init_api(app: Flask) -> None:
         },
     )
     api.init_app(app)
+    app.extensions["lms_api"] = api  # for the docs page, which lms.api.docs cannot import
     declare_endpoint(app, "api-docs.openapi_json", PUBLIC)
     app.before_request(check_api_request)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 from lms.permissions import public
 
@@ -14,9 +14,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @public
 def docs():
     """Every path, operation, parameter and schema of the API, without any script."""
-    from lms.api import api
-
-    spec = api.spec.to_dict()
+    spec = current_app.extensions["lms_api"].spec.to_dict()
     components = spec.get("components", {})
     operations = []
     for path, item in sorted(spec.get("paths", {}).items()):
