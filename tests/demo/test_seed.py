@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 
 import pytest
 import sqlalchemy as sa
 
+from lms import database
 from lms.accounts.models import User
 from lms.audit import AuditEntry
 from lms.content import render_markdown
-from lms.courses import demo, services
+from lms.courses.catalogue import get_course_by_code, save_course
+from lms.courses.cohorts import open_cohorts, save_cohort
+from lms.courses.content import active_modules, knowledge_checks_for, retire_module, save_module
+from lms.courses.enrolment import own_enrolment
 from lms.courses.models import (
     CheckAttempt,
     Cohort,
     Course,
     CourseStatus,
+    CreditRule,
     DeliveryFormat,
     Enrolment,
     EnrolmentStatus,
@@ -29,8 +35,12 @@ from lms.courses.models import (
     cohort_facilitators,
     course_prerequisites,
 )
-from lms.courses.models import CreditRule
+from lms.courses.progress import completed_module_ids, summarise, unmet_requirements
+from lms.courses.reports import completion_counts
+from lms.demo import courses as demo
 from lms.demo import generate as generator
+from lms.demo import people
+from lms.demo.course_files import CONTENT, ContentError, load_courses
 from lms.demo.generate import SIZES, Step, generate
 from lms.demo.seed import DEMO_PASSWORD, seed_demo
 from lms.organisations.models import OrganisationKind
@@ -78,7 +88,7 @@ def seeded(db):
 
 
 def course(code: str) -> Course:
-    return services.get_course_by_code(code)
+    return get_course_by_code(code)
 
 
 # --- seed-demo -------------------------------------------------------------------------
@@ -107,17 +117,15 @@ def test_the_seed_command_reports_what_it_made(runner, db):
 
 
 def test_reseeding_keeps_what_an_admin_changed(db, seeded):
-    admin = by_email(db, demo.DEMO_ADMIN)
+    admin = by_email(db, people.DEMO_ADMIN)
     tip = course("IE-TIP")
-    services.save_course(
-        admin, tip, {"title": "Trauma-informed practice (2027 edition)", "is_self_enrol": False}
-    )
-    first = services.active_modules([tip.id])[tip.id][0]
-    services.save_module(admin, tip, first, {"content": "## Rewritten by an admin"})
-    services.retire_module(admin, services.active_modules([tip.id])[tip.id][-1])
+    save_course(admin, tip, {"title": "Trauma-informed practice (2027 edition)", "is_self_enrol": False})
+    first = active_modules([tip.id])[tip.id][0]
+    save_module(admin, tip, first, {"content": "## Rewritten by an admin"})
+    retire_module(admin, active_modules([tip.id])[tip.id][-1])
     mpact = course(demo.MPACT_CODE)
     cohort = db.session.scalars(sa.select(Cohort).where(Cohort.course_id == mpact.id)).first()
-    services.save_cohort(admin, mpact, cohort, {"capacity": 30, "name": "Renamed run"})
+    save_cohort(admin, mpact, cohort, {"capacity": 30, "name": "Renamed run"})
     db.session.flush()
     before = table_counts(db)
 
@@ -129,7 +137,7 @@ def test_reseeding_keeps_what_an_admin_changed(db, seeded):
     db.session.expire_all()
     assert tip.title == "Trauma-informed practice (2027 edition)" and not tip.is_self_enrol
     assert db.session.get(Module, first.id).content == "## Rewritten by an admin"
-    assert len(services.active_modules([tip.id])[tip.id]) == len(demo.TIP.modules) - 1
+    assert len(active_modules([tip.id])[tip.id]) == len(demo.TIP.modules) - 1
     assert db.session.get(Cohort, cohort.id).capacity == 30
 
 
@@ -171,15 +179,15 @@ def test_the_practitioner_programme_runs_in_two_cohorts_facilitated_by_the_asses
         sa.select(Cohort).where(Cohort.course_id == mpact.id).order_by(Cohort.starts_on)
     )
     under_way, online = list(cohorts)
-    today = services.today()
+    today = database.today()
 
     assert under_way.starts_on < today < under_way.ends_on and under_way.location
     assert (
         online.starts_on > today and online.delivery_format == DeliveryFormat.ONLINE and not online.location
     )
-    assert online in services.open_cohorts(mpact)
+    assert online in open_cohorts(mpact)
     for cohort in (under_way, online):
-        assert [u.email for u in cohort.facilitators] == [demo.DEMO_ASSESSOR]
+        assert [u.email for u in cohort.facilitators] == [people.DEMO_ASSESSOR]
         assert cohort.capacity and cohort.seats_taken <= cohort.capacity
     assert under_way.seats_taken == len(demo.DEMO_STAFF)
     assert online.seats_taken == 0
@@ -188,8 +196,8 @@ def test_the_practitioner_programme_runs_in_two_cohorts_facilitated_by_the_asses
 def test_partner_courses_are_open_online_courses_with_knowledge_checks(db, seeded):
     for code in ("IE-TIP", "IE-RP", "IE-FGC"):
         partner = course(code)
-        modules = services.active_modules([partner.id])[partner.id]
-        checks = services.knowledge_checks_for([m.id for m in modules])
+        modules = active_modules([partner.id])[partner.id]
+        checks = knowledge_checks_for([m.id for m in modules])
 
         assert partner.status == CourseStatus.PUBLISHED and partner.is_self_enrol, code
         assert partner.delivery_format == DeliveryFormat.ONLINE, code
@@ -218,40 +226,40 @@ def test_seeded_module_content_renders_as_markdown_without_raw_html(db, seeded):
 
 
 def test_the_demo_trainee_completed_restorative_practice_and_is_part_way_through_trauma(db, seeded):
-    trainee = by_email(db, demo.DEMO_TRAINEE)
-    rp = services.own_enrolment(trainee, course("IE-RP"))
-    tip = services.own_enrolment(trainee, course("IE-TIP"))
-    tip_modules = services.active_modules([tip.course_id])[tip.course_id]
+    trainee = by_email(db, people.DEMO_TRAINEE)
+    rp = own_enrolment(trainee, course("IE-RP"))
+    tip = own_enrolment(trainee, course("IE-TIP"))
+    tip_modules = active_modules([tip.course_id])[tip.course_id]
 
     assert rp.status == EnrolmentStatus.COMPLETED and rp.completed_at is not None
-    assert services.unmet_requirements(rp) == []
+    assert unmet_requirements(rp) == []
     assert tip.status == EnrolmentStatus.ACTIVE
-    assert services.completed_module_ids([tip.id])[tip.id] == {tip_modules[0].id}
+    assert completed_module_ids([tip.id])[tip.id] == {tip_modules[0].id}
     assert tip.last_module_id == tip_modules[1].id
-    (summary,) = services.summarise([tip])
+    (summary,) = summarise([tip])
     assert summary.next_module == tip_modules[1] and 0 < summary.percent < 100
-    assert services.own_enrolment(trainee, course("IE-FGC")) is None
-    assert services.own_enrolment(trainee, course(demo.MPACT_CODE)) is None
+    assert own_enrolment(trainee, course("IE-FGC")) is None
+    assert own_enrolment(trainee, course(demo.MPACT_CODE)) is None
 
 
 def test_the_demo_trainee_can_enrol_on_family_group_conferencing(db, seeded, client):
-    trainee = by_email(db, demo.DEMO_TRAINEE)
+    trainee = by_email(db, people.DEMO_TRAINEE)
     fgc = course("IE-FGC")
     client.post("/account/login", data={"email": trainee.email, "password": DEMO_PASSWORD})
 
     response = client.post(f"/courses/{fgc.id}/enrol")
 
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    assert services.own_enrolment(trainee, fgc).status == EnrolmentStatus.ACTIVE
+    assert own_enrolment(trainee, fgc).status == EnrolmentStatus.ACTIVE
 
 
 def test_the_org_managers_staff_are_on_the_programme_with_varied_progress(db, seeded):
-    manager = by_email(db, demo.DEMO_MANAGER)
+    manager = by_email(db, people.DEMO_MANAGER)
     mpact = course(demo.MPACT_CODE)
     enrolments = db.session.scalars(
         sa.select(Enrolment).where(Enrolment.course_id == mpact.id).order_by(Enrolment.id)
     ).all()
-    done = services.completed_module_ids([e.id for e in enrolments])
+    done = completed_module_ids([e.id for e in enrolments])
 
     assert [e.user.email for e in enrolments] == [email for email, *_ in demo.DEMO_STAFF]
     for enrolment, (_email, _name, completed, _tip) in zip(enrolments, demo.DEMO_STAFF, strict=True):
@@ -268,10 +276,78 @@ def test_the_org_managers_staff_are_on_the_programme_with_varied_progress(db, se
     )
     assert staff_audit == len(enrolments)
     tip = course("IE-TIP")
-    assert services.completion_rate(tip.id) == (
+    assert completion_counts(tip.id) == (
         sum(1 for *_, finished in demo.DEMO_STAFF if finished),
         sum(1 for *_, finished in demo.DEMO_STAFF if finished) + 1,
     )
+
+
+# --- the content files ---------------------------------------------------------------
+
+
+@pytest.fixture
+def content(tmp_path):
+    """A copy of lms/demo/content/ to edit."""
+    shutil.copytree(CONTENT, tmp_path / "content")
+    return tmp_path / "content"
+
+
+def test_a_module_is_the_text_of_its_markdown_file(content):
+    folder = content / "courses" / "ie-tip"
+    path = folder / "01-why-trauma-informed-practice.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("complete picture", "whole picture"), "utf-8")
+
+    (tip,) = [c for c in load_courses(content) if c.code == "IE-TIP"]
+
+    assert tip.modules[0].content == path.read_text(encoding="utf-8")
+    assert "whole picture" in tip.modules[0].content
+    assert [m.content for m in tip.modules[1:]] == [m.content for m in demo.TIP.modules[1:]]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'answer = "10"',
+            'answer = "11"',
+            "module 1, knowledge_check, question 1: the answer '11' is not one of",
+        ),
+        ("estimated_minutes = 40", "estimated_minute = 40", "module 1: estimated_minutes is missing"),
+        ("has_waiting_list = true", "has_waitinglist = true", "cohort 1: unknown has_waitinglist (a typo?)"),
+        (
+            'delivery_format = "blended"  #',
+            'delivery_format = "hybrid"  #',
+            "should be one of online, blended",
+        ),
+        ("01-m-pact-a-whole-family-approach.md", "01-gone.md", "mpact-pt/01-gone.md is missing"),
+        ("notional_hours = 60", 'notional_hours = "60"', "notional_hours should be a whole number"),
+        ('code = "MPACT-PT"', 'code = "MPACT-PT', "mpact-pt/course.toml: "),
+    ],
+)
+def test_a_mistake_in_a_course_file_is_named(content, old, new, message):
+    path = content / "courses" / "mpact-pt" / "course.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    with pytest.raises(ContentError, match=re.escape(message)):
+        load_courses(content)
+
+
+def test_a_course_folder_must_be_listed_after_the_courses_it_requires(content):
+    (content / "courses" / "new-course").mkdir()
+    with pytest.raises(ContentError, match="courses does not list new-course"):
+        load_courses(content)
+
+    (content / "courses" / "new-course").rmdir()
+    index = content / "courses.toml"
+    index.write_text(
+        index.read_text(encoding="utf-8").replace(
+            '"ie-rp", "ie-tip", "ie-fgc"', '"ie-fgc", "ie-rp", "ie-tip"'
+        )
+    )
+    with pytest.raises(ContentError, match="ie-fgc requires IE-RP, which must come before it"):
+        load_courses(content)
 
 
 # --- generate --------------------------------------------------------------------------
@@ -337,7 +413,7 @@ def test_generated_courses_keep_every_rule(db, size):
     # Progress: one row per enrolment and module; completion agrees with the services.
     progress = db.session.execute(sa.select(ModuleProgress)).scalars().all()
     assert len({(p.enrolment_id, p.module_id) for p in progress}) == len(progress) == size.module_progress
-    for summary in services.summarise(enrolments):
+    for summary in summarise(enrolments):
         e = summary.enrolment
         required = {m.id for m in summary.required}
         if e.status == EnrolmentStatus.COMPLETED:

@@ -18,7 +18,7 @@ from lms.permissions import Role
 from tests.conftest import rolled_back
 
 XS = SIZES["xs"]
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "generate.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "generate.md"
 
 
 def fingerprint(db) -> dict[str, list[tuple]]:
