@@ -9,6 +9,8 @@ lives in files (see :mod:`lms.demo.course_files`); the rules of seeding live her
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 
 from lms.accounts.models import User
@@ -31,13 +33,22 @@ from lms.errors import DomainError
 from lms.extensions import db
 from lms.organisations.models import Organisation
 
-#: Every demo course, read from ``lms/demo/content/`` in the order they are created.
-DEMO_COURSES = load_courses()
-_BY_CODE = {spec.code: spec for spec in DEMO_COURSES}
-
 #: The courses the demo people's learning is about.
 MPACT_CODE = "MPACT-PT"
-MPACT, RP, TIP, FGC = (_BY_CODE[code] for code in (MPACT_CODE, "IE-RP", "IE-TIP", "IE-FGC"))
+RP_CODE = "IE-RP"
+TIP_CODE = "IE-TIP"
+
+
+@functools.cache
+def demo_courses() -> tuple[DemoCourse, ...]:
+    """Every demo course, read from ``lms/demo/content/`` once, in the order they are created."""
+    return load_courses()
+
+
+def demo_course(code: str) -> DemoCourse:
+    """The demo course with this code."""
+    return next(spec for spec in demo_courses() if spec.code == code)
+
 
 #: Staff of the demo org manager's organisation on the practitioner programme:
 #: ``(email, name, modules completed on M-PACT, completed Trauma Informed Practice)``.
@@ -56,7 +67,7 @@ def seed(report) -> None:
     admin = people.get(DEMO_ADMIN)
     organisations = {o.name: o for o in db.session.scalars(select(Organisation))}
     courses: dict[str, Course | None] = {}
-    for spec in DEMO_COURSES:
+    for spec in demo_courses():
         course = get_course_by_code(spec.code)
         if course is None:
             # Cohorts come with a new course only: an existing one is the admins' to change.
@@ -128,7 +139,7 @@ def _create_cohorts(report, admin, course: Course, spec: DemoCourse, people: dic
 def _seed_learning(report, admin, people: dict[str, User], courses: dict[str, Course | None]) -> None:
     """The demo trainee's and the org manager's staff's enrolments and progress."""
     trainee = people.get(DEMO_TRAINEE)
-    rp, tip, mpact = courses.get(RP.code), courses.get(TIP.code), courses.get(MPACT_CODE)
+    rp, tip, mpact = courses.get(RP_CODE), courses.get(TIP_CODE), courses.get(MPACT_CODE)
     if trainee is not None:
         # Restorative Practice completed, so that Family Group Conferencing is open to the trainee.
         _study_course(report, trainee, trainee, rp, completed=None)

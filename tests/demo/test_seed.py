@@ -137,7 +137,7 @@ def test_reseeding_keeps_what_an_admin_changed(db, seeded):
     db.session.expire_all()
     assert tip.title == "Trauma-informed practice (2027 edition)" and not tip.is_self_enrol
     assert db.session.get(Module, first.id).content == "## Rewritten by an admin"
-    assert len(active_modules([tip.id])[tip.id]) == len(demo.TIP.modules) - 1
+    assert len(active_modules([tip.id])[tip.id]) == len(demo.demo_course("IE-TIP").modules) - 1
     assert db.session.get(Cohort, cohort.id).capacity == 30
 
 
@@ -149,7 +149,11 @@ def test_reseeding_adds_only_what_is_missing(db, seeded):
     report = seed_demo()
     db.session.flush()
 
-    assert report.created == {"courses": 1, "modules": len(demo.FGC.modules), "knowledge checks": 2}
+    assert report.created == {
+        "courses": 1,
+        "modules": len(demo.demo_course("IE-FGC").modules),
+        "knowledge checks": 2,
+    }
     assert [c.code for c in course("IE-FGC").prerequisites] == ["IE-RP"]
 
 
@@ -214,7 +218,7 @@ def test_seeded_module_content_renders_as_markdown_without_raw_html(db, seeded):
     modules = db.session.scalars(sa.select(Module)).all()
     links = db.session.scalars(sa.select(ModuleResource.url)).all()
 
-    assert len(modules) == sum(len(spec.modules) for spec in demo.DEMO_COURSES)
+    assert len(modules) == sum(len(spec.modules) for spec in demo.demo_courses())
     for module in modules:
         html = str(render_markdown(module.content))
         assert "<" not in module.content, module.title
@@ -301,7 +305,7 @@ def test_a_module_is_the_text_of_its_markdown_file(content):
 
     assert tip.modules[0].content == path.read_text(encoding="utf-8")
     assert "whole picture" in tip.modules[0].content
-    assert [m.content for m in tip.modules[1:]] == [m.content for m in demo.TIP.modules[1:]]
+    assert [m.content for m in tip.modules[1:]] == [m.content for m in demo.demo_course("IE-TIP").modules[1:]]
 
 
 @pytest.mark.parametrize(
