@@ -22,6 +22,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NoneOf, NumberRange, Optional
 
+from lms.courses.catalogue import COURSE_FIELDS
+from lms.courses.cohorts import COHORT_FIELDS
 from lms.courses.content import MAX_OPTIONS, QuestionInput
 from lms.courses.models import Course, CourseStatus, DeliveryFormat, KnowledgeCheck
 from lms.forms import CheckboxesField
@@ -158,15 +160,7 @@ class CourseForm(FlaskForm):
 
     #: The order the page shows the fields in (for the error summary).
     ORDER = (
-        "code",
-        "title",
-        "summary",
-        "provider_id",
-        "delivery_format",
-        "notional_hours",
-        "audience",
-        "status",
-        "is_self_enrol",
+        *COURSE_FIELDS,
         "prerequisite_ids",
         "awarding_body_id",
         "credits",
@@ -418,18 +412,7 @@ class CohortForm(FlaskForm):
     facilitator_ids = CheckboxesField("Facilitators", coerce=int, choices=[], validate_choice=False)
     submit = SubmitField("Save cohort")
 
-    ORDER = (
-        "name",
-        "starts_on",
-        "ends_on",
-        "delivery_format",
-        "location",
-        "capacity",
-        "has_waiting_list",
-        "enrolment_opens_on",
-        "enrolment_closes_on",
-        "facilitator_ids",
-    )
+    ORDER = (*COHORT_FIELDS, "facilitator_ids")
 
     def set_facilitators(self, people) -> None:
         """Fill the facilitator choices (assessors and admins)."""
