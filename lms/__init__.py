@@ -64,6 +64,16 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     elif not secret:
         app.config["SECRET_KEY"] = lms_config.ensure_secret_key(instance)
 
+    # Emailed links start with BASE_URL, never with the request's Host header.
+    if not app.config.get("BASE_URL") and not is_production:
+        app.config["BASE_URL"] = lms_config.DEVELOPMENT_BASE_URL
+    if not lms_config.is_usable_base_url(app.config.get("BASE_URL")):
+        raise lms_config.ConfigurationError(
+            "LMS_BASE_URL must be the public address of the service, e.g. https://lms.example.org"
+            + (" (required in production)" if is_production else "")
+        )
+    app.config["BASE_URL"] = app.config["BASE_URL"].strip()
+
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions and configure the database engines."""

@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import smtplib
 from email.message import EmailMessage
+from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from sqlalchemy import String, Text, select, update
@@ -48,6 +49,21 @@ class OutboundEmail(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, on the configured ``BASE_URL``.
+
+    Never built from the request (whose Host header the client chooses), so a link is the
+    same from a page, the API or a scheduled job, and works outside a request.
+    """
+    app = current_app._get_current_object()
+    base = urlsplit(app.config["BASE_URL"])
+    adapter = app.url_map.bind(base.netloc, script_name=base.path.rstrip("/") or "/", url_scheme=base.scheme)
+    app.inject_url_defaults(endpoint, values)
+    anchor = values.pop("_anchor", None)
+    url = adapter.build(endpoint, values, force_external=True)
+    return f"{url}#{quote(anchor, safe='%!#$&()*+,/:;=?@')}" if anchor else url
 
 
 def queue_email(recipient: str, subject: str, body: str) -> OutboundEmail:

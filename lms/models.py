@@ -1,6 +1,6 @@
 """Every model, imported in one place so that the metadata (and Alembic) sees all tables."""
 
-from lms.accounts.models import ApiToken, User, UserRole
+from lms.accounts.models import ApiToken, User, UserRole, UserSession
 from lms.audit import AuditEntry
 from lms.courses.models import (
     CheckAttempt,
@@ -39,4 +39,5 @@ __all__ = [
     "StoredFile",
     "User",
     "UserRole",
+    "UserSession",
 ]

@@ -1,4 +1,4 @@
-"""Request ids and security headers on every response."""
+"""Request ids, security headers and cache rules on every response."""
 
 from __future__ import annotations
 
@@ -24,6 +24,26 @@ CONTENT_SECURITY_POLICY = "; ".join(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def no_store() -> None:
+    """Mark this response as showing a secret: no cache, browser or shared, may keep it."""
+    g.cache_no_store = True
+
+
+def _cache_control() -> str | None:
+    """``no-store`` for secrets and API answers to a token; ``private`` for signed-in pages.
+
+    Read from what the request already loaded: Flask-Login keeps the user in
+    ``g._login_user``. ``is_anonymous`` is a constant on both user classes, whereas
+    ``is_authenticated`` reads the (by now committed and expired) user row again.
+    """
+    if g.get("cache_no_store"):
+        return "no-store"
+    user = g.get("_login_user")
+    if user is None or user.is_anonymous:
+        return None
+    return "no-store" if request.path.startswith("/api/") else "private"
+
+
 def init_app(app: Flask) -> None:
     """Register the request-id and header hooks."""
 
@@ -45,4 +65,9 @@ def init_app(app: Flask) -> None:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if "request_id" in g:
             headers["X-Request-ID"] = g.request_id
+        # A view's own choice (a download's ``private, no-cache``, a static file) stands.
+        if "Cache-Control" not in headers:
+            cache_control = _cache_control()
+            if cache_control:
+                headers["Cache-Control"] = cache_control
         return response

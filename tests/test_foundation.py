@@ -26,8 +26,26 @@ class TestConfiguration:
     def test_production_with_real_secret_sets_secure_cookies(self, tmp_path, monkeypatch):
         monkeypatch.setenv("LMS_ENV", "production")
         monkeypatch.setenv("LMS_SECRET_KEY", "k" * 40)
+        monkeypatch.setenv("LMS_BASE_URL", "https://lms.example.org")
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
         assert app.config["SESSION_COOKIE_SECURE"] is True
+
+    @pytest.mark.parametrize("base_url", [None, "", "lms.example.org", "ftp://lms.example.org"])
+    def test_production_refuses_a_missing_or_unusable_base_url(self, tmp_path, monkeypatch, base_url):
+        monkeypatch.setenv("LMS_ENV", "production")
+        monkeypatch.setenv("LMS_SECRET_KEY", "k" * 40)
+        if base_url is None:
+            monkeypatch.delenv("LMS_BASE_URL", raising=False)
+        else:
+            monkeypatch.setenv("LMS_BASE_URL", base_url)
+        with pytest.raises(ConfigurationError, match="LMS_BASE_URL"):
+            create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+    def test_development_has_a_local_base_url(self, tmp_path, monkeypatch):
+        monkeypatch.delenv("LMS_BASE_URL", raising=False)
+        monkeypatch.delenv("LMS_ENV", raising=False)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+        assert app.config["BASE_URL"] == "http://127.0.0.1:5000"
 
     def test_environment_overrides(self, tmp_path, monkeypatch):
         monkeypatch.setenv("LMS_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
@@ -55,6 +73,57 @@ class TestSecurity:
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "same-origin"
         assert response.headers["X-Request-ID"]
+
+    def test_signed_in_pages_are_private_and_secrets_not_stored(self, client, login_as, make_user):
+        assert "private" not in client.get("/account/login").headers.get("Cache-Control", "")
+        login_as(make_user())
+        for path in ("/dashboard", "/account/password", "/account/tokens"):
+            assert client.get(path).headers["Cache-Control"] == "private", path
+        shown = client.post("/account/tokens", data={"name": "script"})
+        assert shown.status_code == 201
+        assert shown.headers["Cache-Control"] == "no-store"
+
+    def test_api_answers_to_a_token_are_not_stored(self, api, make_user):
+        caller = api(make_user())
+        assert caller.get("/api/v1/me").headers["Cache-Control"] == "no-store"
+        assert caller.post("/api/v1/tokens", json={"name": "ci"}).headers["Cache-Control"] == "no-store"
+
+    def test_reset_link_page_is_not_stored(self, client, make_user):
+        from lms.accounts.services import make_password_token
+
+        response = client.get(f"/account/reset/{make_password_token(make_user())}")
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+
+    def test_a_views_own_cache_control_is_kept(self, app_config, db):
+        from flask import make_response
+        from flask_login import UserMixin, login_user
+
+        from lms.permissions import public
+
+        app = create_app(app_config)
+
+        class Someone(UserMixin):
+            def get_id(self):
+                return "someone"
+
+        @app.route("/download")
+        def download():
+            login_user(Someone())
+            response = make_response("file")
+            response.headers["Cache-Control"] = "private, no-cache"
+            return response
+
+        @app.route("/page")
+        def page():
+            login_user(Someone())
+            return "page"
+
+        public(app.view_functions["download"])
+        public(app.view_functions["page"])
+        browser = app.test_client()
+        assert browser.get("/download").headers["Cache-Control"] == "private, no-cache"
+        assert browser.get("/page").headers["Cache-Control"] == "private"
 
     def test_no_inline_script_in_pages(self, client, login_as, make_user):
         login_as(make_user(Role.ADMIN))

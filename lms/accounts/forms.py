@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from lms.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from lms.forms import BaseForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     """Email and password."""
 
     email = EmailField(
@@ -34,7 +34,7 @@ def _new_password_field(label: str) -> PasswordField:
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     """Current password, then the new one twice."""
 
     current_password = PasswordField(
@@ -48,10 +48,15 @@ class ChangePasswordForm(FlaskForm):
             EqualTo("new_password", "The passwords do not match."),
         ],
     )
+    revoke_tokens = BooleanField(
+        "Also revoke my API tokens",
+        default=True,
+        description="Programs using your tokens will stop working until you give them new ones.",
+    )
     submit = SubmitField("Change password")
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(BaseForm):
     """Ask for a reset link."""
 
     email = EmailField(
@@ -65,7 +70,7 @@ class ResetRequestForm(FlaskForm):
     submit = SubmitField("Send reset link")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(BaseForm):
     """Choose a new password from a link."""
 
     password = _new_password_field("New password")
@@ -79,7 +84,7 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField("Set password")
 
 
-class TokenForm(FlaskForm):
+class TokenForm(BaseForm):
     """Name a new API token."""
 
     name = StringField(

@@ -1,4 +1,4 @@
-"""Users, their roles and their API tokens."""
+"""Users, their roles, their signed-in sessions and their API tokens."""
 
 from __future__ import annotations
 
@@ -30,6 +30,34 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+#: A signed-in session ends after this long even if it is used every day.
+SESSION_LIFETIME = dt.timedelta(days=30)
+
+
+def password_method() -> str:
+    """The hashing method and cost for new passwords: the configured one inside an app."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
+    return PASSWORD_METHOD
+
+
+#: One hash per method, made on first use from a random password nobody knows.
+_dummy_hashes: dict[str, str] = {}
+
+
+def check_dummy_password(password: str) -> bool:
+    """Spend as long as checking a real password, and fail.
+
+    For sign-ins to unknown, deactivated or password-less accounts, so that the time an
+    answer takes does not tell whether the account exists.
+    """
+    method = password_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    check_password_hash(_dummy_hashes[method], password)
+    return False
+
+
 class User(UserMixin, db.Model):
     """A person who can sign in."""
 
@@ -52,6 +80,10 @@ class User(UserMixin, db.Model):
     roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
     organisation = relationship("Organisation", back_populates="members", lazy="joined")
 
+    #: The key of the browser session this object was loaded for (not stored; see
+    #: :class:`UserSession`). ``None`` outside a signed-in request.
+    session_key = None
+
     @validates("email")
     def _normalise_email(self, _key, value: str) -> str:
         return normalise_email(value)
@@ -62,8 +94,15 @@ class User(UserMixin, db.Model):
         return self.is_active_account
 
     def get_id(self) -> str:
-        """Flask-Login id: the session token, so that rotating it ends every session."""
-        return self.session_token
+        """Flask-Login id: ``<session token>.<session key>``.
+
+        Rotating the session token ends every session of the user at once; deleting the
+        :class:`UserSession` row of the key ends that one. Without a key (no session was
+        started) the id names no session, so nobody is signed in by it.
+        """
+        if self.session_key is None:
+            return self.session_token
+        return f"{self.session_token}.{self.session_key}"
 
     @property
     def role_names(self) -> set[Role]:
@@ -76,17 +115,14 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password."""
-        method = (
-            current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
-            if has_app_context()
-            else PASSWORD_METHOD
-        )
-        self.password_hash = generate_password_hash(password, method=method)
+        self.password_hash = generate_password_hash(password, method=password_method())
         self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:
-        """Whether ``password`` matches; false for accounts without a password yet."""
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        """Whether ``password`` matches; false (as slowly) for accounts without a password yet."""
+        if not self.password_hash:
+            return check_dummy_password(password)
+        return check_password_hash(self.password_hash, password)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
@@ -102,6 +138,18 @@ class UserRole(db.Model):
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="roles")
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Signing out deletes its row, which ends that session only."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 of the random key in the session cookie; the key itself is not stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(db.Model):

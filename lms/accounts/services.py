@@ -1,4 +1,4 @@
-"""Account rules: creating and inviting users, roles, passwords, sign-in and API tokens.
+"""Account rules: creating and inviting users, roles, passwords, sign-in, sessions and API tokens.
 
 Services take an explicit ``actor``, raise domain errors and flush; the request commits.
 """
@@ -9,19 +9,28 @@ import datetime as dt
 import hashlib
 import secrets
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from lms import audit
 from lms.accounts.auth import hash_token
-from lms.accounts.models import ApiToken, User, UserRole, new_session_token, normalise_email
-from lms.accounts.throttle import login_throttle
+from lms.accounts.models import (
+    SESSION_LIFETIME,
+    ApiToken,
+    User,
+    UserRole,
+    UserSession,
+    check_dummy_password,
+    new_session_token,
+    normalise_email,
+)
+from lms.accounts.throttle import login_throttle, reset_throttle
 from lms.database import contains_text, utcnow
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
-from lms.mail import queue_email
+from lms.mail import absolute_url, queue_email
 from lms.permissions import Role, is_admin
 
 MIN_PASSWORD_LENGTH = 10
@@ -172,7 +181,7 @@ def set_active(actor: User, user: User, is_active: bool) -> None:
     if user.is_active_account == is_active:
         return
     user.is_active_account = is_active
-    user.session_token = new_session_token()
+    _end_all_sessions(user)
     if not is_active:
         # Tokens are revoked, not just suspended: reactivating an account must not bring
         # back credentials that may have leaked while it was closed.
@@ -190,7 +199,11 @@ def set_active(actor: User, user: User, is_active: bool) -> None:
 
 
 def authenticate(email: str, password: str, address: str) -> User:
-    """Check a sign-in attempt against the throttle and the password.
+    """Check a sign-in attempt from ``address`` against the throttle and the password.
+
+    Unknown, deactivated and password-less accounts are checked against a dummy hash, so a
+    refusal takes as long whether or not the account exists. When failures lock an
+    account from an address, its owner is emailed (once per window).
 
     :raises SignInRefused: with the same message whether the account exists or not.
     """
@@ -203,16 +216,80 @@ def authenticate(email: str, password: str, address: str) -> User:
             retry_after=wait,
         )
     user = find_user_by_email(email)
-    if user is None or not user.is_active or not user.check_password(password):
-        throttle.register_failure(email, address)
+    can_sign_in = user is not None and user.is_active
+    if not (user.check_password(password) if can_sign_in else check_dummy_password(password)):
+        if throttle.register_failure(email, address) and can_sign_in and throttle.claim_alert(email):
+            _send_attack_alert(user, address, is_account_locked=throttle.is_account_locked(email))
         raise SignInRefused(GENERIC_LOGIN_ERROR)
-    throttle.clear_account(email)
+    throttle.clear_pair(email, address)
     user.last_login_at = utcnow()
     return user
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Change one's own password; every other session of the user ends.
+def _send_attack_alert(user: User, address: str, *, is_account_locked: bool) -> None:
+    """Tell an account's owner that someone keeps failing to sign in as them."""
+    if is_account_locked:
+        paused = (
+            "Because the attempts come from many places, sign-ins to your account are paused "
+            "for everyone for a few minutes, you included."
+        )
+    else:
+        paused = "Sign-ins from that address are paused for a while; you can still sign in as usual."
+    queue_email(
+        user.email,
+        "Failed sign-in attempts on your lms account",
+        f"Hello {user.name},\n\nThere have been several failed attempts to sign in to your lms "
+        f"account, the latest from the address {address or 'unknown'}. {paused}\n\n"
+        "If it was you, there is nothing to do. If it was not, your password kept your account "
+        "safe; if you use it anywhere else too, change it:\n\n"
+        f"{absolute_url('accounts.change_password')}\n",
+    )
+
+
+def start_session(user: User) -> str:
+    """Record a new signed-in session of ``user``; its key goes into the session cookie.
+
+    Also forgets the user's sessions that have outlived :data:`SESSION_LIFETIME`.
+    """
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id, UserSession.created_at <= utcnow() - SESSION_LIFETIME
+        )
+    )
+    key = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, key_hash=hash_token(key)))
+    db.session.flush()
+    user.session_key = key
+    return key
+
+
+def end_session(user: User) -> None:
+    """End the session ``user`` was loaded for (signing out of one browser)."""
+    if user.session_key is not None:
+        db.session.execute(delete(UserSession).where(UserSession.key_hash == hash_token(user.session_key)))
+        user.session_key = None
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session of ``user``, on every device and remember-me cookie, audited."""
+    _end_all_sessions(user)
+    audit.record(user, "user.signed_out_everywhere", user)
+
+
+def _end_all_sessions(user: User) -> None:
+    # Rotating the token alone ends them all; deleting the rows keeps the table small.
+    user.session_token = new_session_token()
+    user.session_key = None
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def change_password(
+    user: User, current_password: str, new_password: str, *, revoke_tokens: bool = True
+) -> int:
+    """Change one's own password; every session ends, and every API token unless told not to.
+
+    The caller starts a new session for the browser that changed it. Returns how many
+    tokens were revoked (each audited).
 
     :raises InvalidInput: the current password is wrong or the new one breaks the rules.
     """
@@ -220,11 +297,17 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
         raise InvalidInput.for_field("current_password", "Your current password is not correct.")
     check_password_rules(new_password, user.email, field="new_password")
     _replace_password(user, new_password, action="user.password_changed")
+    if not revoke_tokens:
+        return 0
+    usable = [token for token in tokens_of(user) if token.is_usable]
+    for token in usable:
+        revoke_api_token(user, token)
+    return len(usable)
 
 
 def _replace_password(user: User, new_password: str, action: str) -> None:
     user.set_password(new_password)
-    user.session_token = new_session_token()
+    _end_all_sessions(user)
     audit.record(user, action, user)
 
 
@@ -243,12 +326,18 @@ def make_password_token(user: User) -> str:
     return _reset_serializer().dumps({"u": user.id, "f": _password_fingerprint(user)})
 
 
-def request_password_reset(email: str) -> None:
-    """Email a reset link if an active account has this email; say nothing either way."""
+def request_password_reset(email: str, address: str) -> None:
+    """Email a reset link if an active account has this email; say nothing either way.
+
+    Requests are throttled per email and per client ``address`` whether or not the account
+    exists; a throttled request silently sends nothing.
+    """
+    if not reset_throttle().allow(email, address):
+        return
     user = find_user_by_email(email)
     if user is None or not user.is_active:
         return
-    link = url_for("accounts.reset_password", token=make_password_token(user), _external=True)
+    link = absolute_url("accounts.reset_password", token=make_password_token(user))
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     queue_email(
         user.email,
@@ -261,7 +350,7 @@ def request_password_reset(email: str) -> None:
 
 def send_invitation(user: User) -> None:
     """Email a new user a link to set their password."""
-    link = url_for("accounts.reset_password", token=make_password_token(user), _external=True)
+    link = absolute_url("accounts.reset_password", token=make_password_token(user))
     queue_email(
         user.email,
         "You have been invited to lms",
@@ -307,11 +396,14 @@ def reset_password(token: str, new_password: str) -> User:
 def create_api_token(user: User, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
     """Create a personal API token; the plain token is returned once and never stored.
 
-    :raises InvalidInput: the name is empty or already used by one of the user's tokens.
+    :raises InvalidInput: the name is empty or already used by one of the user's tokens, or the
+        expiry is not in the future.
     """
     name = name.strip()
     if not name:
         raise InvalidInput.for_field("name", "Give the token a name, e.g. where you will use it.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput.for_field("expires_at", "Must be in the future.")
     exists = db.session.scalar(
         select(func.count())
         .select_from(ApiToken)

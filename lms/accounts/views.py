@@ -18,6 +18,7 @@ from lms.accounts.forms import (
 from lms.errors import InvalidInput
 from lms.forms import ConfirmForm, apply_domain_errors
 from lms.permissions import authenticated, public
+from lms.security import no_store
 
 bp = Blueprint("accounts", __name__, url_prefix="/account", template_folder="templates")
 
@@ -44,6 +45,7 @@ def login():
             form.form_errors.append(refused.message)
             status = 429 if refused.retry_after else 200
         else:
+            services.start_session(user)
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     elif form.is_submitted():
@@ -54,9 +56,18 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @authenticated
 def logout():
-    """Sign out of this browser."""
+    """Sign out of this browser, or with ``everywhere=1`` of every device, this one included.
+
+    The session ends on the server, not only in the cookie: a copy of the cookie no longer works.
+    """
+    if request.form.get("everywhere") == "1":
+        services.sign_out_everywhere(current_user)
+        message = "You have signed out on every device."
+    else:
+        services.end_session(current_user)
+        message = "You have signed out."
     logout_user()
-    flash("You have signed out.", "info")
+    flash(message, "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -65,16 +76,30 @@ def logout():
 def change_password():
     """Change one's own password; other sessions end."""
     form = ChangePasswordForm()
+    user = current_user._get_current_object()  # login_user below needs the user, not the proxy
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
+            revoked = services.change_password(
+                user,
+                form.current_password.data,
+                form.new_password.data,
+                revoke_tokens=form.revoke_tokens.data,
+            )
         except InvalidInput as error:
             apply_domain_errors(form, error)
         else:
-            login_user(current_user)  # the session token rotated: keep this session signed in
-            flash("Your password has been changed. Other devices have been signed out.", "success")
+            # Every session ended with the old password: keep this one signed in with a new one.
+            services.start_session(user)
+            login_user(user)
+            message = "Your password has been changed. Other devices have been signed out."
+            if revoked:
+                message += f" {revoked} API token{'s have' if revoked != 1 else ' has'} been revoked."
+            flash(message, "success")
             return redirect(url_for("main.dashboard"))
-    return render_template("accounts/change_password.html", form=form), 422 if form.errors else 200
+    return (
+        render_template("accounts/change_password.html", form=form, sign_out_form=ConfirmForm()),
+        422 if form.errors else 200,
+    )
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -83,7 +108,7 @@ def request_reset():
     """Ask for a password reset link by email."""
     form = ResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
+        services.request_password_reset(form.email.data, request.remote_addr or "")
         flash(
             "If an account uses that address, we have sent it a link to reset the password. "
             "The link works for one hour.",
@@ -97,6 +122,7 @@ def request_reset():
 @public
 def reset_password(token: str):
     """Choose a new password from an emailed link."""
+    no_store()  # the address holds the secret token
     try:
         user = services.user_for_password_token(token)
     except InvalidInput as error:
@@ -127,6 +153,7 @@ def tokens():
             apply_domain_errors(form, error)
         else:
             form = TokenForm(formdata=None)
+            no_store()
     status = 422 if form.errors else (201 if new_token else 200)
     return (
         render_template(
