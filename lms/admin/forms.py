@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from lms.forms import CheckboxesField
+from lms.forms import BaseForm, CheckboxesField
 from lms.permissions import ROLE_LABELS, Role
 
 
@@ -15,7 +14,7 @@ def _role_choices():
     return [SelectChoice(role.value, ROLE_LABELS[role]) for role in Role]
 
 
-class UserForm(FlaskForm):
+class UserForm(BaseForm):
     """Create or edit a person."""
 
     email = EmailField(
@@ -39,14 +38,14 @@ class UserForm(FlaskForm):
         ]
 
 
-class RolesForm(FlaskForm):
+class RolesForm(BaseForm):
     """Change a person's roles."""
 
     roles = CheckboxesField("Roles", choices=_role_choices())
     submit = SubmitField("Save roles")
 
 
-class SearchForm(FlaskForm):
+class SearchForm(BaseForm):
     """Find people by name or email."""
 
     class Meta:

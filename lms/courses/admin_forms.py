@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -26,7 +25,7 @@ from lms.courses.catalogue import COURSE_FIELDS
 from lms.courses.cohorts import COHORT_FIELDS
 from lms.courses.content import MAX_OPTIONS, QuestionInput
 from lms.courses.models import Course, CourseStatus, DeliveryFormat, KnowledgeCheck
-from lms.forms import CheckboxesField
+from lms.forms import BaseForm, CheckboxesField
 
 #: UK convention, shown next to the hours and credits fields.
 CREDIT_HINT = (
@@ -52,7 +51,7 @@ def _whole_number(message: str):
     return [Optional(), NumberRange(min=0, message=message)]
 
 
-class CourseSearchForm(FlaskForm):
+class CourseSearchForm(BaseForm):
     """Find courses by text and status."""
 
     class Meta:
@@ -66,7 +65,7 @@ class CourseSearchForm(FlaskForm):
     )
 
 
-class CourseForm(FlaskForm):
+class CourseForm(BaseForm):
     """Create or edit a course, with its prerequisites and credit rule."""
 
     @staticmethod
@@ -206,7 +205,7 @@ class CourseForm(FlaskForm):
         }
 
 
-class ModuleForm(FlaskForm):
+class ModuleForm(BaseForm):
     """Add or edit a module; "Preview" shows the rendered content without saving."""
 
     title = StringField(
@@ -249,7 +248,7 @@ class ModuleForm(FlaskForm):
         }
 
 
-class LinkResourceForm(FlaskForm):
+class LinkResourceForm(BaseForm):
     """Offer a link with a module."""
 
     title = StringField(
@@ -270,7 +269,7 @@ class LinkResourceForm(FlaskForm):
     submit = SubmitField("Add link")
 
 
-class UploadResourceForm(FlaskForm):
+class UploadResourceForm(BaseForm):
     """Offer a file with a module."""
 
     title = StringField(
@@ -313,7 +312,7 @@ class QuestionForm(Form):
         }
 
 
-class KnowledgeCheckEditForm(FlaskForm):
+class KnowledgeCheckEditForm(BaseForm):
     """A module's knowledge check: pass mark and questions."""
 
     pass_mark = IntegerField(
@@ -373,7 +372,7 @@ class KnowledgeCheckEditForm(FlaskForm):
         )
 
 
-class CohortForm(FlaskForm):
+class CohortForm(BaseForm):
     """Create or edit a cohort (one run of a course)."""
 
     name = StringField(
@@ -433,7 +432,7 @@ class CohortForm(FlaskForm):
         }
 
 
-class EnrolPersonForm(FlaskForm):
+class EnrolPersonForm(BaseForm):
     """An admin enrols a person, by email, optionally into a cohort."""
 
     email = EmailField(
@@ -455,7 +454,7 @@ class EnrolPersonForm(FlaskForm):
         ]
 
 
-class WithdrawPersonForm(FlaskForm):
+class WithdrawPersonForm(BaseForm):
     """Confirm a withdrawal, with a reason for the record."""
 
     reason = TextAreaField(

@@ -3,9 +3,11 @@
 The file has a header row naming the columns ``email``, ``name`` and ``organisation`` (in
 any order; other columns are ignored). Every row is checked before anything is written;
 the lookups are batched (people by email, organisations, existing enrolments, completed
-prerequisites), so a 50,000-row file is checked in a handful of queries. People without an
-account get one (trainee, in the organisation named) and an invitation; everyone is then
-enrolled through :func:`lms.courses.enrol`, which owns every enrolment rule.
+prerequisites), so a 50,000-row file is checked in a handful of queries. In an administrator's
+file, people without an account get one (trainee, in the organisation named) and an
+invitation; an org manager enrols existing accounts of their own organisation only (see
+docs/courses.md); everyone is then enrolled through :func:`lms.courses.enrol`, which owns
+every enrolment rule.
 
 Two modes: enrol the valid rows and report the rest, or enrol nobody unless every row is
 valid and everyone gets a place. The second runs in one savepoint, so a failure at any row
@@ -37,6 +39,7 @@ from lms.organisations.scope import scope_for
 from lms.permissions import Role, is_admin
 from lms.storage import services as storage
 from lms.storage.models import StoredFile
+from lms.text import text_problem
 
 #: Most people one file may hold.
 MAX_ROWS = 50_000
@@ -245,6 +248,9 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
 def _check_cell(label: str, value: str, limit: int) -> str | None:
     if not value:
         return f"{label} is missing."
+    problem = text_problem(value)
+    if problem:
+        return f"{label} {problem}."
     if value.startswith(FORMULA_PREFIXES):
         return f"{label} looks like a spreadsheet formula (it starts with {value[0]})."
     if len(value) > limit:
@@ -426,10 +432,13 @@ def validate(
                 else f"You can only enrol staff of {organisation_names[own]}; "
                 f"“{organisation_name}” is another organisation."
             )
-        elif account is not None and own is not None and account.organisation_id != own:
+        elif own is not None and (account is None or account.organisation_id != own):
+            # An org manager enrols their own staff only, and may not learn whether an email has
+            # an account elsewhere: an unknown email and another organisation's account get the
+            # same answer, and nothing is created (an administrator adds or moves the account).
             problem.reason = (
-                "This email belongs to an account outside your organisation. "
-                "Ask an administrator to enrol them."
+                f"No account of {organisation_names[own]} has this email, so you cannot enrol "
+                "this person. Ask an administrator to add them."
             )
         elif account is not None and account.organisation_id != organisation.id:
             current = organisation_names.get(account.organisation_id, "no organisation")

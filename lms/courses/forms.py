@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -17,9 +16,10 @@ from wtforms.validators import Length, Optional
 
 from lms.courses.models import CourseStatus, DeliveryFormat
 from lms.database import MAX_ID
+from lms.forms import BaseForm
 
 
-class CatalogueForm(FlaskForm):
+class CatalogueForm(BaseForm):
     """Search and filters of the course catalogue (a GET form)."""
 
     class Meta:
@@ -48,7 +48,7 @@ class CatalogueForm(FlaskForm):
         ]
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(BaseForm):
     """Enrol oneself, into a cohort when the course runs in cohorts."""
 
     cohort_id = HiddenField(validators=[Optional()])
@@ -64,7 +64,7 @@ class EnrolForm(FlaskForm):
         return value if 0 < value <= MAX_ID else 0
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(BaseForm):
     """Confirm a withdrawal, optionally saying why."""
 
     reason = TextAreaField(
@@ -75,11 +75,11 @@ class WithdrawForm(FlaskForm):
     submit = SubmitField("Withdraw from the course")
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(BaseForm):
     """Mark a module without a knowledge check as complete."""
 
 
-class KnowledgeCheckForm(FlaskForm):
+class KnowledgeCheckForm(BaseForm):
     """Answers to a knowledge check: one group of options per question, named ``question-<id>``."""
 
     submit = SubmitField("Submit answers")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import RadioField, SearchField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -10,9 +9,10 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from lms.courses import bulk, reports
 from lms.courses.models import Cohort, EnrolmentStatus
+from lms.forms import BaseForm
 
 
-class ReportFilterForm(FlaskForm):
+class ReportFilterForm(BaseForm):
     """Narrow a report: by status, and (admins only) by organisation."""
 
     class Meta:
@@ -57,7 +57,7 @@ class ReportFilterForm(FlaskForm):
         return status, organisation_id, q
 
 
-class BulkEnrolForm(FlaskForm):
+class BulkEnrolForm(BaseForm):
     """Upload a CSV file of people to enrol."""
 
     file = FileField(

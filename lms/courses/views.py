@@ -220,16 +220,28 @@ def _render_module(course, module, enrolment, *, check_form=None, status: int = 
 @bp.route("/<int:course_id>/modules/<int:module_id>")
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def module(course_id: int, module_id: int):
-    """A module to study (the visit is recorded), or an admin's preview (nothing is recorded)."""
+    """A module to study, or an admin's preview; showing it records nothing.
+
+    A GET must not change anything (a prefetch, or a link on another site, would change a
+    trainee's progress), so the page's script posts to :func:`record_opening` once the page
+    is shown; without a script, marking the module complete or taking its check records it.
+    """
     course = get_course(current_user, course_id)
     try:
         module, enrolment = get_module_for(current_user, course, module_id)
     except Conflict as error:  # on the waiting list, or withdrawn: the course page says what to do
         flash(error.message, "warning")
         return redirect(url_for("courses.course", course_id=course.id))
-    if enrolment is not None:
-        open_module(current_user, enrolment, module)
     return _render_module(course, module, enrolment)
+
+
+@bp.route("/<int:course_id>/modules/<int:module_id>/open", methods=["POST"])
+@roles_required(Role.TRAINEE)
+def record_opening(course_id: int, module_id: int):
+    """Record that the trainee opened a module ("continue where I left off"); posted by lms.js."""
+    _course, module, enrolment = _studying(course_id, module_id)
+    open_module(current_user, enrolment, module)
+    return "", 204
 
 
 def _studying(course_id: int, module_id: int):
@@ -259,6 +271,8 @@ def complete_module(course_id: int, module_id: int):
         flash("The form had expired. Please try again.", "error")
         return redirect(url_for("courses.module", course_id=course.id, module_id=module.id))
     was_completed = enrolment.status == EnrolmentStatus.COMPLETED
+    # Without JavaScript nothing recorded the opening: the trainee had the page, so record it.
+    open_module(current_user, enrolment, module)
     progress.complete_module(current_user, enrolment, module)
     finished = _after_progress(course, module, enrolment, was_completed)
     if finished:

@@ -183,6 +183,29 @@ def test_each_bad_row_is_reported_with_its_line_and_reason(db, setting, make_use
     assert result.rows_read == 12
 
 
+def test_text_the_database_cannot_store_is_a_row_problem_naming_the_column(db, setting):
+    data = make_csv(
+        "nul\x00@example.org,Nul In Email,Cardiff Family Centre",
+        "name@example.org,Nul\x00Name,Cardiff Family Centre",
+        "org@example.org,Nul In Organisation,Cardiff\x00 Family Centre",
+        "good@example.org,Good,Cardiff Family Centre",
+    )
+    before = counts(db)
+    result = bulk.bulk_enrol(setting["admin"], setting["course"], data)
+    assert reasons(result) == {
+        2: "Email contains a character that cannot be stored (NUL).",
+        3: "Name contains a character that cannot be stored (NUL).",
+        4: "Organisation contains a character that cannot be stored (NUL).",
+    }
+    assert (result.enrolled, result.accounts_created) == (1, 1)
+    assert counts(db)["User"] == before["User"] + 1
+    # A lone surrogate cannot even be written as UTF-8: its bytes make the file "not UTF-8".
+    surrogate = "email,name,organisation\nx@example.org,\ud800x,Cardiff Family Centre\n"
+    with pytest.raises(InvalidInput) as refused:
+        bulk.validate(setting["admin"], setting["course"], surrogate.encode("utf-8", "surrogatepass"))
+    assert refused.value.fields == {"file": [bulk.NOT_UTF8]}
+
+
 def test_existing_people_matched_by_email_and_their_organisation_checked(db, setting, make_user):
     make_user(email="Known@Example.org", name="Known Person", organisation_id=setting["org_b"].id)
     make_user(email="gone@example.org", organisation_id=setting["org_a"].id, is_active_account=False)
@@ -230,6 +253,12 @@ def test_unpublished_course_takes_no_bulk_enrolment(db, setting, make_course):
 # --- org managers --------------------------------------------------------------------------
 
 
+NOT_YOUR_STAFF = (
+    "No account of Cardiff Family Centre has this email, so you cannot enrol this person. "
+    "Ask an administrator to add them."
+)
+
+
 def test_org_manager_can_only_enrol_own_staff(db, setting, make_user):
     make_user(email="bstaff@example.org", name="B Staff", organisation_id=setting["org_b"].id)
     make_user(email="astaff@example.org", name="A Staff", organisation_id=setting["org_a"].id)
@@ -243,21 +272,54 @@ def test_org_manager_can_only_enrol_own_staff(db, setting, make_user):
     before = counts(db)
     result = bulk.bulk_enrol(setting["manager_a"], setting["course"], data)
     assert reasons(result) == {
+        3: NOT_YOUR_STAFF,
         4: "You can only enrol staff of Cardiff Family Centre; "
         "“Swansea Prison Visitors” is another organisation.",
-        5: "This email belongs to an account outside your organisation. Ask an administrator to enrol them.",
+        5: NOT_YOUR_STAFF,
         6: "You can only enrol staff of Cardiff Family Centre; “Atlantis Trust” is another organisation.",
     }
-    assert (result.enrolled, result.accounts_created, result.errors) == (2, 1, 3)
+    assert (result.enrolled, result.accounts_created, result.errors) == (1, 0, 4)
     enrolled = db.session.scalars(
         select(User.email)
         .join(Enrolment, Enrolment.user_id == User.id)
         .where(Enrolment.course_id == setting["course"].id)
     ).all()
-    assert sorted(enrolled) == ["astaff@example.org", "newa@example.org"]
-    new = db.session.scalar(select(User).filter_by(email="newa@example.org"))
-    assert new.organisation_id == setting["org_a"].id and new.role_names == {Role.TRAINEE}
-    assert counts(db)["User"] == before["User"] + 1
+    assert enrolled == ["astaff@example.org"]
+    assert counts(db)["User"] == before["User"]
+
+
+@pytest.mark.parametrize("mode", list(bulk.Mode))
+def test_org_manager_cannot_tell_an_account_elsewhere_from_no_account(db, setting, make_user, mode):
+    """Whether an email has an account in another organisation is none of the manager's business.
+
+    An unknown email and another organisation's account get the same row, the same counts, the
+    same (absent) emails and the same database: nothing is created, in either organisation.
+    """
+    make_user(email="elsewhere@example.org", name="Sam Elsewhere", organisation_id=setting["org_b"].id)
+    seen = []
+    for email in ("elsewhere@example.org", "nobody@example.org"):
+        before = counts(db)
+        data = make_csv(f"{email},Sam Elsewhere,Cardiff Family Centre")
+        result = bulk.bulk_enrol(setting["manager_a"], setting["course"], data, mode=mode)
+        after = counts(db)
+        assert after == before  # no account, enrolment, invitation or audit entry
+        problem = result.problems[0]
+        seen.append((problem.line, problem.reason, problem.outcome, result.summary() | {"report_id": 0}))
+    assert seen[0] == seen[1]
+    assert seen[0][1] == NOT_YOUR_STAFF
+
+
+def test_admins_still_create_accounts_and_see_where_an_account_is(db, setting, make_user):
+    make_user(email="elsewhere@example.org", organisation_id=setting["org_b"].id)
+    data = make_csv(
+        "elsewhere@example.org,Sam,Cardiff Family Centre", "nobody@example.org,Nobody,Cardiff Family Centre"
+    )
+    result = bulk.bulk_enrol(setting["admin"], setting["course"], data)
+    assert reasons(result) == {
+        2: "This person's account is with Swansea Prison Visitors, not Cardiff Family Centre. "
+        "Correct the row, or change the organisation on their account first."
+    }
+    assert (result.enrolled, result.accounts_created) == (1, 1)
 
 
 def test_org_manager_without_organisation_is_refused(db, setting, make_user):
@@ -437,10 +499,12 @@ def test_form_page(client, login_as, setting):
     assert "Enrol nobody unless every row is valid" in page
 
 
-def test_upload_then_result_page_then_problem_download(client, login_as, db, setting):
+def test_upload_then_result_page_then_problem_download(client, login_as, db, setting, make_user):
+    make_user(email="staff@example.org", name="Staff Person", organisation_id=setting["org_a"].id)
+    db.session.commit()
     login_as(setting["manager_a"])
     data = make_csv(
-        "new@example.org,New Person,Cardiff Family Centre",
+        "staff@example.org,Staff Person,Cardiff Family Centre",
         "=1+1,Formula,Cardiff Family Centre",
         "other@example.org,Other,Swansea Prison Visitors",
         header="email,name,organisation,notes",
@@ -454,7 +518,7 @@ def test_upload_then_result_page_then_problem_download(client, login_as, db, set
         "Enrolled 1" in text
         and "Not enrolled (problems) 2" in text
         and "1 person enrolled; 2 rows not enrolled" in text
-        and "New accounts (invited by email) 1" in text
+        and "New accounts (invited by email) 0" in text
     )
     assert "Line 3" in text and "Email looks like a spreadsheet formula (it starts with =)." in text
     assert "Line 4" in text and "another organisation" in text
@@ -470,10 +534,6 @@ def test_upload_then_result_page_then_problem_download(client, login_as, db, set
         client.post("/account/logout")
         login_as(other)
         assert client.get(link).status_code == 404
-    assert (
-        db.session.scalar(select(User).filter_by(email="new@example.org")).organisation_id
-        == setting["org_a"].id
-    )
 
 
 def test_all_or_nothing_through_the_page_leaves_the_database_unchanged(client, login_as, db, setting):

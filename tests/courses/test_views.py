@@ -482,12 +482,80 @@ class TestModulePage:
         assert 'Previous<span class="visually-hidden"> module</span>: Module 1' in page
         assert 'Next<span class="visually-hidden"> module</span>: Module 3' in page
         assert "Mark “Module 2” as complete" in page
+        # Reading the page records nothing (a prefetch or a link from another site is a GET)...
+        assert _progress_rows(db, enrolment) == 0
+        # ...the page's script posts to this address once the page is shown.
+        opener = f'data-record-open="/courses/{course.id}/modules/{second.id}/open"'
+        assert opener in page
+        response = client.post(f"/courses/{course.id}/modules/{second.id}/open")
+        assert response.status_code == 204
         assert _progress_rows(db, enrolment) == 1
         db.session.expire_all()
         assert db.session.get(Enrolment, enrolment.id).last_module_id == second.id
         # "Continue where you left off" now points at it.
         course_page = _text(client.get(f"/courses/{course.id}"))
         assert f'href="/courses/{course.id}/modules/{second.id}">Continue where you left off' in course_page
+
+    def test_reading_a_module_page_records_nothing(
+        self, client, login_as, trainee, make_course, make_enrolment, db
+    ):
+        course = make_course(modules=2)
+        enrolment = make_enrolment(trainee, course)
+        login_as(trainee)
+        for module in _modules(course):
+            url = f"/courses/{course.id}/modules/{module.id}"
+            for method in ("GET", "HEAD"):
+                assert client.open(url, method=method).status_code == 200
+        assert _progress_rows(db, enrolment) == 0
+        db.session.expire_all()
+        assert db.session.get(Enrolment, enrolment.id).last_module_id is None
+
+    def test_recording_an_opening_needs_the_csrf_token(
+        self, app, client, login_as, trainee, make_course, make_enrolment, db, monkeypatch
+    ):
+        course = make_course(modules=1)
+        enrolment = make_enrolment(trainee, course)
+        module = _modules(course)[0]
+        login_as(trainee)
+        monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+        url = f"/courses/{course.id}/modules/{module.id}/open"
+        assert client.post(url).status_code == 400  # a cross-site form has no token
+        assert _progress_rows(db, enrolment) == 0
+        page = _text(client.get(f"/courses/{course.id}/modules/{module.id}"))
+        token = re.search(r'data-csrf-token="([^"]+)"', page).group(1)
+        assert client.post(url, headers={"X-CSRFToken": token}).status_code == 204
+        assert client.post(url, data={"csrf_token": token}).status_code == 204  # navigator.sendBeacon
+        assert _progress_rows(db, enrolment) == 1
+
+    def test_recording_an_opening_is_the_trainees_own(
+        self, client, login_as, trainee, make_user, make_course, make_enrolment, admin, db
+    ):
+        course = make_course(modules=1)
+        make_enrolment(make_user(Role.TRAINEE), course)
+        module = _modules(course)[0]
+        url = f"/courses/{course.id}/modules/{module.id}/open"
+        login_as(trainee)  # not enrolled
+        assert client.post(url).status_code == 404
+        client.post("/account/logout")
+        login_as(admin)  # previews: nothing to record
+        assert client.post(url).status_code == 403
+        assert "data-record-open" not in _text(client.get(f"/courses/{course.id}/modules/{module.id}"))
+        assert _progress_rows(db) == 0
+
+    def test_without_javascript_marking_complete_records_the_opening(
+        self, client, login_as, trainee, make_course, make_enrolment, db
+    ):
+        course = make_course(modules=2)
+        enrolment = make_enrolment(trainee, course)
+        first, second = _modules(course)
+        login_as(trainee)
+        # No script ran, so nothing was recorded when the page was shown.
+        response = client.post(f"/courses/{course.id}/modules/{first.id}/complete")
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith(f"/courses/{course.id}/modules/{second.id}")
+        db.session.expire_all()
+        assert db.session.get(Enrolment, enrolment.id).last_module_id == first.id
+        assert "50% complete" in _text(client.get(f"/courses/{course.id}"))
 
     def test_mark_complete_goes_on_to_the_next_module(
         self, client, login_as, trainee, make_course, make_enrolment

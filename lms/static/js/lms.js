@@ -4,6 +4,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var summary = document.querySelector("[data-error-summary]");
   if (summary) { summary.focus(); }
 
+  // A module page records that the trainee opened it with a POST once the page is really shown
+  // (not while prerendered or in a background tab); a GET records nothing. Without a script,
+  // marking the module complete or taking its knowledge check records the opening instead.
+  var opener = document.querySelector("[data-record-open]");
+  if (opener) { recordOpening(opener); }
+
   // Copy buttons (data-copy="#selector"), shown only where the clipboard can be used.
   if (!navigator.clipboard || !window.isSecureContext) { return; }
   document.querySelectorAll("[data-copy]").forEach(function (button) {
@@ -19,3 +25,26 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+function recordOpening(element) {
+  var url = element.getAttribute("data-record-open");
+  var token = element.getAttribute("data-csrf-token");
+  var sent = false;
+  function send() {
+    if (sent || document.prerendering || document.visibilityState !== "visible") { return; }
+    sent = true;
+    var body = new FormData();
+    body.append("csrf_token", token);
+    if (window.fetch) {
+      fetch(url, {
+        method: "POST", body: body, credentials: "same-origin", keepalive: true,
+        headers: {"X-CSRFToken": token}
+      }).catch(function () { /* offline: the next explicit action records it */ });
+    } else if (navigator.sendBeacon) {
+      navigator.sendBeacon(url, body);
+    }
+  }
+  document.addEventListener("visibilitychange", send);
+  document.addEventListener("prerenderingchange", send);
+  send();
+}
