@@ -20,22 +20,33 @@ from flask_smorest.utils import prepare_response
 from webargs.flaskparser import abort
 from werkzeug.exceptions import UnsupportedMediaType
 
-from lms.api.schemas import ErrorSchema
+from lms.api.schemas import ErrorSchema, NotBlank, UpdateSchema
 from lms.extensions import csrf
 from lms.permissions import PUBLIC, declare_endpoint, rule_for_endpoint
 
 API_PREFIX = "/api/v1"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Methods that change data: the database may refuse them for a clash with existing data (409).
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
+#: What apispec writes for the ``null`` branch of a nullable nested schema in OpenAPI 3.0. It
+#: accepts any object (``{}`` included), so it is narrowed to ``null`` alone (see ``schema_helper``).
+_APISPEC_NULL_BRANCH = {"type": "object", "nullable": True}
+_NULL_ONLY = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def _argument_locations(view: Callable | None, method: str) -> set[str]:
+    """Where a flask-smorest view reads its ``@arguments`` from for ``method`` (``json``, ``query``)."""
+    if view is None:
+        return set()
+    view_class = getattr(view, "view_class", None)
+    function = getattr(view_class, method.lower(), None) if view_class is not None else view
+    parameters = getattr(function, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return {p.get("in") for p in parameters if isinstance(p, dict)}
 
 
 def takes_json_body(view: Callable | None, method: str) -> bool:
     """Whether a flask-smorest view reads a JSON body for ``method`` (from its ``@arguments``)."""
-    if view is None:
-        return False
-    view_class = getattr(view, "view_class", None)
-    function = getattr(view_class, method.lower(), None) if view_class is not None else view
-    parameters = getattr(function, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-    return any(isinstance(p, dict) and p.get("in") == "json" for p in parameters)
+    return "json" in _argument_locations(view, method)
 
 
 def _status_name(status: int) -> str:
@@ -47,7 +58,13 @@ class AccessDocPlugin(BasePlugin):
 
     The access rule declared on the view gives ``security`` and the 401/403 answers; a URL
     with parameters may answer 404; a JSON body may be malformed (400) or of another
-    type (415). Answers documented explicitly on the view are kept.
+    type (415); a body or a query string may be invalid (422); a write may clash with
+    existing data (409, e.g. a change someone else just made). Answers documented explicitly
+    on the view (``@blp.alt_response(409, ...)`` where the service raises ``Conflict``) are kept.
+
+    It also makes the schemas say what the server checks: nullable nested objects are
+    ``null`` or the object (not any object), a PATCH body (:class:`~lms.api.schemas.UpdateSchema`)
+    has at least one field, and a non-blank string has a non-space character.
     """
 
     def __init__(self, api: LmsApi):
@@ -74,9 +91,61 @@ class AccessDocPlugin(BasePlugin):
                 _add_response(responses, 403)
             if rule.arguments:
                 _add_response(responses, 404)
-            if takes_json_body(view, method):
+            locations = _argument_locations(view, method)
+            if "json" in locations:
                 _add_response(responses, 400)
                 _add_response(responses, 415)
+            if locations & {"json", "query"}:
+                _add_response(responses, 422)
+            if method.upper() in WRITE_METHODS:
+                _add_response(responses, 409)
+
+    def schema_helper(self, name, definition, **kwargs):
+        """Complete one schema component (called by apispec after the marshmallow plugin)."""
+        _narrow_null_branches(definition)
+        schema = kwargs.get("schema")
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        is_update = isinstance(schema_class, type) and issubclass(schema_class, UpdateSchema)
+        # A create schema may derive from its update schema; its required fields say enough.
+        if is_update and not any(f.required for f in schema_class._declared_fields.values()):
+            definition["minProperties"] = 1
+        return definition
+
+
+def _narrow_null_branches(node: object) -> None:
+    """Replace apispec's "any object" null branch by one that allows ``null`` only, in place."""
+    if isinstance(node, dict):
+        branches = node.get("anyOf")
+        if isinstance(branches, list):
+            node["anyOf"] = [dict(_NULL_ONLY) if b == _APISPEC_NULL_BRANCH else b for b in branches]
+        for value in node.values():
+            _narrow_null_branches(value)
+    elif isinstance(node, list):
+        for item in node:
+            _narrow_null_branches(item)
+
+
+def _space_class() -> str:
+    """The characters ``str.strip()`` removes, as a regex class body (engines disagree on spaces)."""
+    spaces = [c for c in range(0x3001) if chr(c).isspace()]
+    runs: list[list[int]] = []
+    for c in spaces:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "".join(f"\\u{a:04x}" + (f"-\\u{b:04x}" if b > a else "") for a, b in runs)
+
+
+#: "Holds a character that is not a space": what :class:`~lms.api.schemas.NotBlank` asks.
+NOT_BLANK_PATTERN = f"[^{_space_class()}]"
+
+
+def _not_blank_pattern(_converter, field, **_kwargs) -> dict:
+    """A string refused when blank (:class:`~lms.api.schemas.NotBlank`) must hold a non-space."""
+    if any(isinstance(v, NotBlank) for v in getattr(field, "validators", ())):
+        return {"pattern": NOT_BLANK_PATTERN}
+    return {}
 
 
 def _add_response(responses: dict, status: int) -> None:
@@ -102,6 +171,7 @@ class LmsApi(Api):
     def _init_spec(self, **options):
         extra = list(options.pop("extra_plugins", None) or ())
         super()._init_spec(extra_plugins=[*extra, AccessDocPlugin(self)], **options)
+        self.ma_plugin.converter.add_attribute_function(_not_blank_pattern)
 
     def _register_responses(self):
         """Register ``Error`` (every operation's default answer) and one response per status."""

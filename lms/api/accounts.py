@@ -10,8 +10,17 @@ from sqlalchemy import select
 
 from lms.accounts import services as accounts
 from lms.accounts.models import ApiToken
-from lms.api.schemas import ErrorSchema, PageQuerySchema, StrictSchema, object_id, page_body, page_of, text
-from lms.database import utcnow
+from lms.api.schemas import (
+    ErrorSchema,
+    PageQuerySchema,
+    StrictSchema,
+    UpdateSchema,
+    boolean,
+    object_id,
+    page_body,
+    page_of,
+    text,
+)
 from lms.errors import InvalidInput
 from lms.extensions import db
 from lms.pagination import paginate
@@ -28,11 +37,6 @@ users_blp = Blueprint(
 )
 
 ROLE_VALUES = [r.value for r in Role]
-
-
-def _in_future(when) -> None:
-    if when <= utcnow():
-        raise ma.ValidationError("Must be in the future.")
 
 
 class UserSchema(ma.Schema):
@@ -71,18 +75,16 @@ class UserCreateSchema(StrictSchema):
     name = text(200, required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLE_VALUES)), load_default=["trainee"])
     organisation_id = object_id(load_default=None, allow_none=True)
-    invite = fields.Boolean(
-        load_default=True, metadata={"description": "Email an invitation to set a password"}
-    )
+    invite = boolean(load_default=True, metadata={"description": "Email an invitation to set a password"})
 
 
-class UserUpdateSchema(StrictSchema):
+class UserUpdateSchema(UpdateSchema):
     """What an admin may change on a person; every field is optional."""
 
     name = text(200)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLE_VALUES)))
     organisation_id = object_id(allow_none=True)
-    is_active = fields.Boolean()
+    is_active = boolean()
 
 
 class UserQuerySchema(PageQuerySchema):
@@ -116,8 +118,9 @@ class TokenCreateSchema(StrictSchema):
     expires_at = fields.AwareDateTime(
         load_default=None,
         allow_none=True,
-        validate=_in_future,
-        metadata={"description": "When the token stops working (with a time zone); none for never"},
+        metadata={
+            "description": "When the token stops working (with a time zone, in the future); none for never"
+        },
     )
 
 

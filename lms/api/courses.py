@@ -85,6 +85,8 @@ enrolments_blp = Blueprint(
 )
 
 CONFLICT = {"schema": ErrorSchema}
+#: Why a trainee on the course may still not open its modules (``get_module_for`` raises ``Conflict``).
+NOT_STUDYING_NOW = "The trainee is on the waiting list, or their enrolment has ended"
 
 
 def _dump(schema: ma.Schema, data) -> Response:
@@ -258,6 +260,7 @@ def reorder_modules(data, course_id: int):
 
 @courses_blp.route("/<int:course_id>/modules/<int:module_id>", methods=["GET"])
 @courses_blp.response(200, ModuleSchema)
+@courses_blp.alt_response(409, description=NOT_STUDYING_NOW, **CONFLICT)
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def get_module(course_id: int, module_id: int):
     """A module to study (trainees on the course) or to check (administrators); nothing is recorded."""
@@ -279,6 +282,7 @@ def update_module(data, course_id: int, module_id: int):
 
 @courses_blp.route("/<int:course_id>/modules/<int:module_id>/knowledge-check", methods=["GET"])
 @courses_blp.response(200, KnowledgeCheckSchema)
+@courses_blp.alt_response(409, description=NOT_STUDYING_NOW, **CONFLICT)
 @roles_required(Role.TRAINEE, Role.ADMIN)
 def get_knowledge_check(course_id: int, module_id: int):
     """A module's knowledge check; trainees never see which option is correct, administrators do."""
@@ -409,7 +413,7 @@ def get_enrolment(enrolment_id: int):
 
 
 @enrolments_blp.route("/<int:enrolment_id>/withdraw", methods=["POST"])
-@enrolments_blp.arguments(WithdrawSchema)
+@enrolments_blp.arguments(WithdrawSchema, required=False)
 @enrolments_blp.response(200, EnrolmentDetailSchema)
 @enrolments_blp.alt_response(409, description="The enrolment is completed or has already ended", **CONFLICT)
 @roles_required(Role.TRAINEE, Role.ORG_MANAGER, Role.ADMIN)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from lms.api.schemas import MAX_ID, PageQuerySchema, StrictSchema, object_id, page_of, text
+from lms.api.schemas import (
+    MAX_ID,
+    PageQuerySchema,
+    StrictSchema,
+    UpdateSchema,
+    boolean,
+    object_id,
+    page_of,
+    query_boolean,
+    text,
+)
 from lms.content import render_markdown
 from lms.courses.content import MAX_OPTIONS
 from lms.courses.models import CourseStatus, DeliveryFormat, EnrolmentStatus
@@ -207,7 +217,11 @@ class EnrolmentSchema(ma.Schema):
     percent = fields.Integer(metadata={"description": "Share of required modules complete"})
     next_module_id = fields.Function(
         _next_module_id,
-        metadata={"description": "Where to continue; null when every module is done", "type": "integer"},
+        metadata={
+            "description": "Where to continue; null when every module is done",
+            "type": "integer",
+            "nullable": True,
+        },
     )
 
 
@@ -238,7 +252,7 @@ class AnswerResultSchema(ma.Schema):
     """One question of an attempt: the option chosen and whether it was right (never the right one)."""
 
     question_id = fields.Integer()
-    chosen_option_id = fields.Integer()
+    chosen_option_id = fields.Integer(allow_none=True, metadata={"description": "Null when unanswered"})
     is_correct = fields.Boolean()
     explanation = fields.String()
 
@@ -267,7 +281,7 @@ class CourseQuerySchema(PageQuerySchema):
     )
     provider_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     delivery_format = _delivery_format()
-    has_credits = fields.Boolean(
+    has_credits = query_boolean(
         metadata={"description": "Only courses with (true) or without (false) credits"}
     )
     status = _enum(CourseStatus, description="Administrators only; ignored for others")
@@ -281,7 +295,7 @@ class CreditRuleInputSchema(StrictSchema):
     level = fields.String(load_default="", validate=validate.Length(max=60))
 
 
-class CourseUpdateSchema(StrictSchema):
+class CourseUpdateSchema(UpdateSchema):
     """What an admin may change on a course; every field is optional."""
 
     code = text(20)
@@ -292,7 +306,7 @@ class CourseUpdateSchema(StrictSchema):
     notional_hours = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
     audience = fields.String(validate=validate.Length(max=300))
     status = _enum(CourseStatus)
-    is_self_enrol = fields.Boolean()
+    is_self_enrol = boolean()
     prerequisite_ids = fields.List(
         object_id(),
         validate=validate.Length(max=100),
@@ -314,13 +328,13 @@ class CourseCreateSchema(CourseUpdateSchema):
     delivery_format = _delivery_format(required=True)
 
 
-class ModuleUpdateSchema(StrictSchema):
+class ModuleUpdateSchema(UpdateSchema):
     """What an admin may change on a module; every field is optional."""
 
     title = text(200)
     content = fields.String(validate=validate.Length(max=MAX_CONTENT), metadata={"description": "Markdown"})
     estimated_minutes = fields.Integer(strict=True, validate=validate.Range(min=1, max=6000))
-    is_required = fields.Boolean()
+    is_required = boolean()
 
 
 class ModuleCreateSchema(ModuleUpdateSchema):
@@ -358,7 +372,7 @@ class KnowledgeCheckInputSchema(StrictSchema):
     )
 
 
-class CohortUpdateSchema(StrictSchema):
+class CohortUpdateSchema(UpdateSchema):
     """What an admin may change on a cohort; every field is optional."""
 
     name = text(200)
@@ -372,7 +386,7 @@ class CohortUpdateSchema(StrictSchema):
         validate=validate.Range(min=1, max=100_000),
         metadata={"description": "Null for no limit"},
     )
-    has_waiting_list = fields.Boolean()
+    has_waiting_list = boolean()
     enrolment_opens_on = fields.Date(allow_none=True)
     enrolment_closes_on = fields.Date(allow_none=True)
     facilitator_ids = fields.List(object_id(), validate=validate.Length(max=100))

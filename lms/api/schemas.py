@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from lms.database import MAX_ID
 from lms.pagination import Page
+from lms.text import message_for
 
 #: Lists answer this many items unless ``per_page`` asks otherwise, and never more than the maximum.
 DEFAULT_PER_PAGE = 25
@@ -14,7 +17,36 @@ MAX_PER_PAGE = 100
 #: The largest id a table can hold (PostgreSQL ``integer``); larger ids in input cannot name anything.
 
 
-class StrictSchema(ma.Schema):
+def _text_problems(value: object) -> object:
+    """Marshmallow-shaped errors for every string in ``value`` that cannot be stored, or ``None``."""
+    if isinstance(value, str):
+        problem = message_for(value)
+        return [problem] if problem else None
+    if isinstance(value, Mapping):
+        found = {key: _text_problems(value[key]) for key in value}
+    elif isinstance(value, list | tuple):
+        found = {index: _text_problems(item) for index, item in enumerate(value)}
+    else:
+        return None
+    found = {key: problems for key, problems in found.items() if problems}
+    return found or None
+
+
+class StorableTextSchema(ma.Schema):
+    """Every input schema: strings holding NUL or a lone surrogate are 422, naming the field.
+
+    The check runs on the raw input before any field, so a field added later is covered too.
+    """
+
+    @ma.pre_load
+    def _refuse_unstorable_text(self, data, **_kwargs):
+        problems = _text_problems(data) if isinstance(data, Mapping) else None
+        if problems:
+            raise ma.ValidationError(problems)
+        return data
+
+
+class StrictSchema(StorableTextSchema):
     """Input schemas refuse unknown fields, so a typo is an error and not silently ignored."""
 
     class Meta:
@@ -45,6 +77,42 @@ def object_id(**kwargs) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false``: not ``0``, ``1`` or ``"true"``, which the document does not allow.
+
+    (``fields.Boolean(truthy={True}, falsy={False})`` is not enough: ``1 in {True}`` is true.)
+    """
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def boolean(**kwargs) -> StrictBoolean:
+    """A boolean input in a JSON body; ``kwargs`` go to the field."""
+    return StrictBoolean(**kwargs)
+
+
+def query_boolean(**kwargs) -> fields.Boolean:
+    """A boolean in a query string: exactly ``true`` or ``false`` (not ``1``, ``yes`` or ``on``)."""
+    return fields.Boolean(truthy={"true"}, falsy={"false"}, **kwargs)
+
+
+class UpdateSchema(StrictSchema):
+    """Input of a PATCH: every field is optional, but an empty body changes nothing and is 422.
+
+    The document says so too (``minProperties: 1``, added by :mod:`lms.api`).
+    """
+
+    @ma.validates_schema
+    def _at_least_one_field(self, data, **_kwargs):
+        if not data:
+            raise ma.ValidationError("Send at least one field to change.")
+
+
 class ErrorBodySchema(ma.Schema):
     """What went wrong."""
 
@@ -73,7 +141,7 @@ class ErrorSchema(ma.Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-class PageQuerySchema(ma.Schema):
+class PageQuerySchema(StorableTextSchema):
     """Which page of a list to return."""
 
     class Meta:
