@@ -58,25 +58,40 @@ def scope_for(actor, organisation_id: int | None = None) -> Scope:
 
 
 def get_course_for_report(actor, course_id: int) -> Course:
-    """A course whose progress the actor may see: any for admins; published or archived otherwise.
+    """A course whose progress the actor may see (see :func:`may_report_on`).
 
-    :raises NotFound: no such course, or a draft and the actor is no admin.
+    :raises NotFound: no such course, or a draft that none of the actor's people are enrolled on.
     """
     course = db.session.get(Course, course_id)
-    if course is None or (course.status == CourseStatus.DRAFT and not is_admin(actor)):
+    if course is None or not may_report_on(actor, course):
         raise NotFound("No such course.")
     return course
 
 
 def get_cohort_for_report(actor, cohort_id: int) -> Cohort:
-    """A cohort whose progress the actor may see (its course must be visible to them).
+    """A cohort whose progress the actor may see (its course must be one, see :func:`may_report_on`).
 
     :raises NotFound:
     """
     cohort = db.session.get(Cohort, cohort_id)
-    if cohort is None or (cohort.course.status == CourseStatus.DRAFT and not is_admin(actor)):
+    if cohort is None or not may_report_on(actor, cohort.course):
         raise NotFound("No such cohort.")
     return cohort
+
+
+def may_report_on(actor, course: Course) -> bool:
+    """Whether the actor may follow progress on ``course``.
+
+    Admins report on every course. Org managers report on published and archived courses,
+    and on a draft only when some of their own staff are (or were) enrolled on it: a course
+    an admin sets back to draft keeps its learners, and their manager still follows them.
+    """
+    if course.status != CourseStatus.DRAFT or is_admin(actor):
+        return True
+    staff_enrolment = scope_for(actor).apply(
+        select(Enrolment.id).join(User, User.id == Enrolment.user_id).where(Enrolment.course_id == course.id)
+    )
+    return db.session.scalar(staff_enrolment.limit(1)) is not None
 
 
 def organisations_to_pick(actor) -> list[Organisation]:
@@ -283,18 +298,14 @@ class CourseLine:
 def courses_overview(actor, scope: Scope, *, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """Courses the actor can report on, with counts for ``scope``: four queries a page.
 
-    Admins get every course; org managers get published courses and any other course their
-    staff were enrolled on (an archived course keeps its history).
+    Admins get every course; org managers get published courses and any other course (archived,
+    or set back to draft) their staff were enrolled on: such a course keeps its history, and
+    :func:`may_report_on` lets them open its progress page.
     """
     query = select(Course).order_by(Course.title, Course.id)
     if not is_admin(actor):
         staff_courses = scope.apply(select(Enrolment.course_id).join(User, User.id == Enrolment.user_id))
-        query = query.where(
-            or_(
-                Course.status == CourseStatus.PUBLISHED,
-                and_(Course.status == CourseStatus.ARCHIVED, Course.id.in_(staff_courses)),
-            )
-        )
+        query = query.where(or_(Course.status == CourseStatus.PUBLISHED, Course.id.in_(staff_courses)))
     result = paginate(query, page, per_page)
     counts = {course.id: dict.fromkeys(STATUS_ORDER, 0) for course in result.items}
     if counts:

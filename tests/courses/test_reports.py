@@ -13,10 +13,11 @@ from sqlalchemy import insert, select
 
 from lms import database
 from lms.accounts.models import User
-from lms.courses import chart, content, reports
+from lms.courses import catalogue, chart, content, reports
 from lms.courses import enrolment as enrolling
 from lms.courses.models import CourseStatus, Enrolment, EnrolmentStatus, ModuleProgress
 from lms.database import utcnow
+from lms.errors import NotFound
 from lms.permissions import Role
 
 # --- test data -----------------------------------------------------------------------------
@@ -481,3 +482,77 @@ def test_ids_and_pages_beyond_any_table_are_not_found(client, login_as, setting)
     # Filters that name nothing are ignored.
     assert client.get(f"/manage/courses/{course_id}/progress?organisation_id={huge}").status_code == 200
     assert client.get(f"/manage/staff?organisation_id={huge}").status_code == 200
+
+
+# --- a course set back to draft while staff are enrolled -----------------------------------
+
+
+@pytest.fixture
+def back_to_draft(setting):
+    """The setting's course, with its people still enrolled, set back to draft by the admin."""
+    catalogue.save_course(setting["admin"], setting["course"], {"status": CourseStatus.DRAFT})
+    assert setting["course"].status == CourseStatus.DRAFT
+    return setting
+
+
+def test_org_manager_reports_on_a_draft_course_their_staff_are_on(
+    back_to_draft, make_organisation, make_user
+):
+    course, cohort = back_to_draft["course"], back_to_draft["cohort"]
+    for manager in (back_to_draft["manager_a"], back_to_draft["manager_b"], back_to_draft["admin"]):
+        assert reports.may_report_on(manager, course)
+        assert reports.get_course_for_report(manager, course.id) is course
+        assert reports.get_cohort_for_report(manager, cohort.id) is cohort
+    # A manager none of whose staff ever enrolled on the draft does not see it.
+    stranger = make_user(Role.ORG_MANAGER, organisation_id=make_organisation("Newport School").id)
+    assert not reports.may_report_on(stranger, course)
+    with pytest.raises(NotFound):
+        reports.get_course_for_report(stranger, course.id)
+    with pytest.raises(NotFound):
+        reports.get_cohort_for_report(stranger, cohort.id)
+    # Nor does a manager without an organisation.
+    assert not reports.may_report_on(make_user(Role.ORG_MANAGER), course)
+
+
+def test_staff_who_left_a_draft_course_keep_it_reportable(db, back_to_draft):
+    """Withdrawn staff still count: the staff page lists every enrolment, whatever its status."""
+    for enrolment in back_to_draft["enrolments"].values():
+        enrolment.status = EnrolmentStatus.WITHDRAWN
+    db.session.flush()
+    assert reports.may_report_on(back_to_draft["manager_a"], back_to_draft["course"])
+
+
+def test_draft_course_link_on_the_staff_page_opens_for_the_manager(client, login_as, back_to_draft):
+    course, cohort = back_to_draft["course"], back_to_draft["cohort"]
+    login_as(back_to_draft["manager_a"])
+    staff = client.get("/manage/staff").get_data(as_text=True)
+    progress_url = f"/manage/courses/{course.id}/progress"
+    assert f'href="{progress_url}"' in staff
+    text = " ".join(re.sub(r"<[^>]+>", " ", staff).split())
+    assert "M-PACT Practitioner Training Draft : Active 50% complete" in text
+    # The link and the page agree: the progress page opens, for the manager's own staff only.
+    response = client.get(progress_url)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Alice Able" in page and "Amir Apple" in page and "Bella Bright" not in page
+    assert "This course is a draft: trainees cannot open it until it is published." in page
+    assert "Enrol people from a CSV file" not in page
+    # Every link the progress page offers opens too: its cohort and its CSV export.
+    assert f'href="/manage/cohorts/{cohort.id}/progress"' in page
+    assert client.get(f"/manage/cohorts/{cohort.id}/progress").status_code == 200
+    assert client.get(f"/manage/courses/{course.id}/progress.csv").status_code == 200
+    # The courses overview lists it too, with its status.
+    overview = " ".join(re.sub(r"<[^>]+>", " ", client.get("/manage/courses").get_data(as_text=True)).split())
+    assert "M-PACT Practitioner Training (MPACT) Draft" in overview
+
+
+def test_draft_course_stays_hidden_from_a_manager_with_no_staff_on_it(
+    client, login_as, back_to_draft, make_organisation, make_user
+):
+    other = make_organisation("Newport School")
+    login_as(make_user(Role.ORG_MANAGER, organisation_id=other.id, name="Nia Manager"))
+    course = back_to_draft["course"]
+    assert "M-PACT Practitioner Training" not in client.get("/manage/staff").get_data(as_text=True)
+    assert "M-PACT Practitioner Training" not in client.get("/manage/courses").get_data(as_text=True)
+    assert client.get(f"/manage/courses/{course.id}/progress").status_code == 404
+    assert client.get(f"/manage/cohorts/{back_to_draft['cohort'].id}/progress").status_code == 404
