@@ -17,10 +17,14 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-## Set up, migrate, load the demo and serve at http://127.0.0.1:5000 (SQLite in instance/).
+## Set up, migrate, load the demo and serve at http://127.0.0.1:5000 (SQLite in instance/), with
+## one scheduler process beside the server (emails land in instance/mail/). Ctrl-C stops both.
+## The scheduler is started here, once, not by the app: the reloader never starts a second one.
 run: install
 	$(BIN)/flask --app lms db upgrade
 	$(BIN)/flask --app lms seed-demo
+	$(BIN)/flask --app lms scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT INT TERM; \
 	$(BIN)/flask --app lms run --host $(HOST) --port $(PORT)
 
 system-deps:

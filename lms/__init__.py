@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
+    register_jobs(app)
     return app
 
 
@@ -52,6 +53,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         )
     if not app.config.get("STORAGE_PATH"):
         app.config["STORAGE_PATH"] = str(instance / "files")
+    if not app.config.get("MAIL_FILE_PATH"):
+        app.config["MAIL_FILE_PATH"] = str(instance / "mail")
 
     is_production = app.config["ENV"] == "production"
     secret = app.config.get("SECRET_KEY")
@@ -61,6 +64,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
                 "LMS_SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
         app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+        if app.config["MAIL_BACKEND"] != "smtp":
+            raise lms_config.ConfigurationError("LMS_MAIL_BACKEND must be smtp in production")
     elif not secret:
         app.config["SECRET_KEY"] = lms_config.ensure_secret_key(instance)
 
@@ -124,7 +129,7 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
-    from lms import courses
+    from lms import courses, jobs, notifications
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.api import init_api
@@ -133,6 +138,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    notifications.init_app(app)
+    jobs.init_app(app)
     courses.init_app(app)
     init_api(app)
 
@@ -149,6 +156,14 @@ def register_commands(app: Flask) -> None:
     from lms import cli
 
     cli.init_app(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """Give the scheduler its table of jobs (run only by ``flask --app lms scheduler``)."""
+    from lms.jobs.registry import register_jobs as register
+    from lms.schedule import JOBS
+
+    register(app, JOBS)
 
 
 def register_template_helpers(app: Flask) -> None:

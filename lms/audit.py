@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import g, has_request_context
+from flask import g, has_app_context
 from sqlalchemy import JSON, ForeignKey, Select, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -27,7 +27,7 @@ class AuditEntry(db.Model):
     subject_id: Mapped[int | None]
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
-    #: The request (``X-Request-ID``) or job run that made the change.
+    #: The request (``X-Request-ID``) or job run (``job-run:<id>``) that made the change.
     request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -51,7 +51,7 @@ def record(
         subject_id=getattr(subject, "id", None),
         before=before,
         after=after,
-        request_id=g.get("request_id") if has_request_context() else None,
+        request_id=g.get("request_id") if has_app_context() else None,
     )
     db.session.add(entry)
     return entry

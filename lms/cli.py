@@ -111,7 +111,10 @@ def generate_command(size: str, seed: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
+    from lms.jobs.commands import COMMANDS as JOB_COMMANDS
+
     for command in (
+        *JOB_COMMANDS,
         init_command,
         create_user_command,
         create_token_command,

@@ -27,14 +27,41 @@ DEFAULTS: dict[str, object] = {
     "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,
-    # Mail: "smtp" sends, "console" logs, "memory" keeps messages for tests.
-    "MAIL_BACKEND": "console",
+    # Mail: "smtp" sends; "file" writes each message as an .eml file under MAIL_FILE_PATH
+    # (instance/mail/ unless set), for development; "console" logs; "memory" keeps messages
+    # for tests. Production must use "smtp".
+    "MAIL_BACKEND": "file",
     "MAIL_SERVER": "localhost",
     "MAIL_PORT": 25,
+    # STARTTLS on a plain connection (usually port 587), or implicit TLS (usually port 465).
     "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "lms@localhost",
+    "MAIL_REPLY_TO": None,
+    "MAIL_TIMEOUT": 30,
+    "MAIL_FILE_PATH": None,
+    # Delivery: a failed send waits MAIL_RETRY_SECONDS, doubling each time (at most an hour),
+    # up to MAIL_MAX_ATTEMPTS attempts (about 4 hours in all with the defaults), then it is
+    # marked failed for an admin to retry. A message "sending" for MAIL_SENDING_TIMEOUT
+    # seconds (its process died) goes back to the queue.
+    "MAIL_MAX_ATTEMPTS": 10,
+    "MAIL_RETRY_SECONDS": 60,
+    "MAIL_SENDING_TIMEOUT": 600,
+    "MAIL_RETENTION_DAYS": 30,
+    # The scheduler: a standby looks for the lock every SCHEDULER_POLL_SECONDS; on SQLite
+    # the active one's lease lasts SCHEDULER_LEASE_SECONDS, so failover takes at most the
+    # sum (on PostgreSQL the lock goes with the dead process's connection: at most the poll).
+    "SCHEDULER_POLL_SECONDS": 5,
+    "SCHEDULER_LEASE_SECONDS": 25,
+    "JOB_RUN_RETENTION_DAYS": 90,
+    # Enrolments still active this many days after their cohort ended, with no activity for
+    # as long, become lapsed.
+    "LAPSE_AFTER_DAYS": 60,
+    # Storage housekeeping: orphaned files and bulk-enrolment problem reports older than
+    # this are deleted.
+    "STORAGE_ORPHAN_DAYS": 7,
     # Login throttling; the storage must be shared (redis://) when several processes serve.
     # Failed sign-ins count per (account, client address) pair, per address across accounts,
     # and per account from every address, with a ceiling high enough that one attacker

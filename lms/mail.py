@@ -1,8 +1,12 @@
 """Outgoing email through a transactional outbox.
 
 A message is stored in the same transaction as the change that caused it, then delivered
-once that transaction commits. Anything not delivered (the mail server was down, the
-process died) stays pending for :func:`deliver_pending`, which the scheduler runs.
+once that transaction commits. Anything not delivered stays in the outbox for the delivery
+job (every minute), which retries with exponential backoff up to ``MAIL_MAX_ATTEMPTS``,
+puts back messages whose process died mid-send, and sends a backlog in batches over one
+connection per batch. What is guaranteed is in ``docs/mail.md``: each message is sent at
+least once, and twice only if a process dies in the instant between the mail server's
+acceptance and the commit that records it.
 """
 
 from __future__ import annotations
@@ -10,18 +14,26 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import smtplib
+import ssl
+from contextlib import ExitStack
 from email.message import EmailMessage
-from urllib.parse import quote, urlsplit
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
 
 from flask import current_app
-from sqlalchemy import String, Text, select, update
+from sqlalchemy import String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.database import UTCDateTime, enum_column, utcnow
 from lms.extensions import db
+from lms.jobs.runner import keep_going
 from lms.transactions import after_commit
 
-MAX_ATTEMPTS = 8
+#: Messages claimed and sent per batch (one SMTP connection each).
+BATCH_SIZE = 100
+#: The most a delivery run sends before it ends (the next run carries on).
+RUN_BUDGET = dt.timedelta(seconds=50)
 
 
 class EmailStatus(enum.StrEnum):
@@ -31,6 +43,11 @@ class EmailStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"pending": "Waiting", "sending": "Being sent"}.get(self.value, self.value.capitalize())
 
 
 class OutboundEmail(db.Model):
@@ -42,13 +59,21 @@ class OutboundEmail(db.Model):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    #: The HTML alternative of ``body``, when there is one.
+    html_body: Mapped[str | None] = mapped_column(Text)
     status: Mapped[EmailStatus] = mapped_column(
         enum_column(EmailStatus, 10), default=EmailStatus.PENDING, index=True
     )
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Not sent before this time: a failed attempt waits longer after each failure.
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When a process took it for sending; a message ``sending`` for too long goes back.
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (db.Index("ix_outbound_emails_status_next_attempt_at", "status", "next_attempt_at"),)
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -66,9 +91,17 @@ def absolute_url(endpoint: str, **values) -> str:
     return f"{url}#{quote(anchor, safe='%!#$&()*+,/:;=?@')}" if anchor else url
 
 
-def queue_email(recipient: str, subject: str, body: str) -> OutboundEmail:
-    """Store a message in the current transaction and deliver it after commit."""
-    message = OutboundEmail(recipient=recipient, subject=subject, body=body)
+def absolute_path_url(path: str) -> str:
+    """``path`` (a path inside lms, such as a notification's link) on the configured ``BASE_URL``."""
+    base = current_app.config["BASE_URL"].rstrip("/") + "/"
+    return urljoin(base, path.lstrip("/"))
+
+
+def queue_email(recipient: str, subject: str, body: str, html: str | None = None) -> OutboundEmail:
+    """Store a message in the current transaction and try to deliver it after commit."""
+    message = OutboundEmail(
+        recipient=recipient, subject=subject, body=body, html_body=html, next_attempt_at=utcnow()
+    )
     db.session.add(message)
     db.session.flush()
     message_id = message.id
@@ -76,61 +109,261 @@ def queue_email(recipient: str, subject: str, body: str) -> OutboundEmail:
     return message
 
 
-def deliver_pending(ids: list[int] | None = None, limit: int = 100) -> int:
-    """Send pending messages (all, or those in ``ids``); return how many went out.
+def retry_delay(attempts: int) -> dt.timedelta:
+    """The wait after the ``attempts``-th failure: ``MAIL_RETRY_SECONDS``, doubling, at most an hour."""
+    base = current_app.config["MAIL_RETRY_SECONDS"]
+    return dt.timedelta(seconds=min(base * 2 ** max(0, attempts - 1), 3600))
 
-    Each message is claimed with a conditional update first, so two processes never send
-    the same message.
+
+def deliver_pending(ids: list[int] | None = None, now: dt.datetime | None = None) -> dict:
+    """Send the messages that are due (all, or those in ``ids``), in batches; return counts.
+
+    Each batch is claimed first with one conditional update (``pending`` to ``sending``,
+    committed), so no two processes send the same message; each message's outcome is
+    committed as soon as the server answers. Stops early when the run's budget is spent or
+    the scheduler lost its lock.
     """
-    query = select(OutboundEmail.id).where(OutboundEmail.status == EmailStatus.PENDING)
+    now = now or utcnow()
+    started = utcnow()
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    last_id = 0
+    while keep_going() and utcnow() - started < RUN_BUDGET:
+        batch = _claim_batch(ids, now, after_id=last_id)
+        if not batch:
+            break
+        last_id = batch[-1]
+        if not _send_batch(batch, counts) or ids is not None:
+            break
+    return counts
+
+
+def _claim_batch(ids: list[int] | None, now: dt.datetime, after_id: int) -> list[int]:
+    """Mark up to :data:`BATCH_SIZE` due messages ``sending`` for this process; return their ids."""
+    query = select(OutboundEmail.id).where(
+        OutboundEmail.status == EmailStatus.PENDING,
+        OutboundEmail.next_attempt_at <= now,
+        OutboundEmail.id > after_id,
+    )
     if ids is not None:
         query = query.where(OutboundEmail.id.in_(ids))
-    candidate_ids = db.session.scalars(query.order_by(OutboundEmail.id).limit(limit)).all()
-    sent = 0
-    for message_id in candidate_ids:
-        claimed = db.session.execute(
-            update(OutboundEmail)
-            .where(OutboundEmail.id == message_id, OutboundEmail.status == EmailStatus.PENDING)
-            .values(status=EmailStatus.SENDING, attempts=OutboundEmail.attempts + 1)
-        ).rowcount
-        db.session.commit()
-        if not claimed:
-            continue
-        message = db.session.get(OutboundEmail, message_id)
-        try:
-            _backend_send(message)
-        except (OSError, smtplib.SMTPException) as error:
-            current_app.logger.warning("mail %s not delivered: %s", message_id, error)
-            message.status = EmailStatus.FAILED if message.attempts >= MAX_ATTEMPTS else EmailStatus.PENDING
-            message.last_error = str(error)[:500]
-        else:
-            message.status = EmailStatus.SENT
-            message.sent_at = utcnow()
-            sent += 1
-        db.session.commit()
-    return sent
+    candidates = db.session.scalars(query.order_by(OutboundEmail.id).limit(BATCH_SIZE)).all()
+    if not candidates:
+        return []
+    claimed = db.session.scalars(
+        update(OutboundEmail)
+        .where(OutboundEmail.id.in_(candidates), OutboundEmail.status == EmailStatus.PENDING)
+        .values(status=EmailStatus.SENDING, claimed_at=utcnow(), attempts=OutboundEmail.attempts + 1)
+        .returning(OutboundEmail.id)
+    ).all()
+    db.session.commit()
+    if not claimed:
+        # Another process took all of these meanwhile: look further along.
+        return _claim_batch(ids, now, after_id=candidates[-1])
+    return sorted(claimed)
 
 
-def _backend_send(message: OutboundEmail) -> None:
-    """Hand one message to the configured backend."""
+def _send_batch(message_ids: list[int], counts: dict) -> bool:
+    """Send claimed messages over one connection, committing each outcome as it comes.
+
+    Returns false when the mail server cannot be reached: the rest of the batch then waits
+    for its next attempt, and the run stops.
+    """
+    # Committed rows are held weakly by the session, so a long backlog is not kept in memory.
+    with ExitStack() as stack:
+        connection = None
+        for position, message_id in enumerate(message_ids):
+            message = db.session.get(OutboundEmail, message_id)
+            try:
+                if connection is None:
+                    connection = stack.enter_context(_connect())
+            except (OSError, smtplib.SMTPException) as error:
+                reason = f"The mail server could not be reached: {error or type(error).__name__}"
+                for waiting_id in message_ids[position:]:
+                    _record_failure(
+                        db.session.get(OutboundEmail, waiting_id), reason, counts, is_permanent=False
+                    )
+                db.session.commit()
+                return False
+            try:
+                connection.send(message)
+            except smtplib.SMTPResponseException as error:
+                # 5xx: the server will never take it (an unknown address); 4xx: try again later.
+                is_permanent = 500 <= error.smtp_code < 600
+                _record_failure(message, f"{error.smtp_code} {_text(error.smtp_error)}", counts, is_permanent)
+            except smtplib.SMTPRecipientsRefused as error:
+                codes = [code for code, _reply in error.recipients.values()]
+                replies = "; ".join(f"{code} {_text(reply)}" for code, reply in error.recipients.values())
+                _record_failure(message, replies, counts, is_permanent=all(code >= 500 for code in codes))
+            except (OSError, smtplib.SMTPException) as error:
+                _record_failure(message, str(error) or type(error).__name__, counts, is_permanent=False)
+                # The connection may be broken: the next message opens a new one.
+                stack.close()
+                connection = None
+            else:
+                message.status = EmailStatus.SENT
+                message.sent_at = utcnow()
+                message.last_error = None
+                counts["sent"] += 1
+            db.session.commit()
+    return True
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _record_failure(message: OutboundEmail, error: str, counts: dict, is_permanent: bool) -> None:
+    current_app.logger.warning("mail %s to %s not delivered: %s", message.id, message.recipient, error)
+    message.last_error = error[:500]
+    if is_permanent or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        message.status = EmailStatus.FAILED
+        counts["failed"] += 1
+    else:
+        message.status = EmailStatus.PENDING
+        message.next_attempt_at = utcnow() + retry_delay(message.attempts)
+        counts["retrying"] += 1
+
+
+def release_stuck(now: dt.datetime) -> int:
+    """Put back messages left ``sending`` longer than ``MAIL_SENDING_TIMEOUT`` (their process died)."""
+    cutoff = now - dt.timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT"])
+    return db.session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.status == EmailStatus.SENDING, OutboundEmail.claimed_at < cutoff)
+        .values(status=EmailStatus.PENDING, next_attempt_at=now)
+    ).rowcount
+
+
+def deliver_job(now: dt.datetime) -> dict:
+    """The delivery job: put back stuck messages, then send everything due."""
+    released = release_stuck(now)
+    db.session.commit()
+    counts = deliver_pending(now=now)
+    return {**counts, "put back": released}
+
+
+def prune_job(now: dt.datetime) -> dict:
+    """Delete sent messages older than ``MAIL_RETENTION_DAYS`` (failed ones stay for admins)."""
+    cutoff = now - dt.timedelta(days=current_app.config["MAIL_RETENTION_DAYS"])
+    deleted = db.session.execute(
+        delete(OutboundEmail).where(OutboundEmail.status == EmailStatus.SENT, OutboundEmail.sent_at < cutoff)
+    ).rowcount
+    return {"deleted": deleted}
+
+
+def retry(message_id: int) -> OutboundEmail | None:
+    """Send a failed message again from the start (an admin's "retry"); ``None`` if not failed."""
+    message = db.session.get(OutboundEmail, message_id)
+    if message is None or message.status != EmailStatus.FAILED:
+        return None
+    message.status = EmailStatus.PENDING
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    db.session.flush()
+    after_commit(lambda: deliver_pending(ids=[message_id]))
+    return message
+
+
+def outbox_query(status: EmailStatus | None = None):
+    """Messages, newest first, optionally of one status (for the admin's outbox page)."""
+    statement = select(OutboundEmail).order_by(OutboundEmail.id.desc())
+    if status is not None:
+        statement = statement.where(OutboundEmail.status == status)
+    return statement
+
+
+def outbox_counts() -> dict[EmailStatus, int]:
+    """How many messages are in each status."""
+    rows = db.session.execute(
+        select(OutboundEmail.status, db.func.count()).group_by(OutboundEmail.status)
+    ).all()
+    return dict.fromkeys(EmailStatus, 0) | dict(rows)
+
+
+# -- backends -------------------------------------------------------------------------------
+
+
+def build_message(message: OutboundEmail) -> EmailMessage:
+    """The RFC 5322 message for an outbox row: plain text, with an HTML alternative if any."""
     config = current_app.config
-    backend = config["MAIL_BACKEND"]
-    if backend == "memory":
-        current_app.extensions.setdefault("lms_mail_outbox", []).append(
-            {"to": message.recipient, "subject": message.subject, "body": message.body}
-        )
-        return
-    if backend == "console":
-        current_app.logger.info("mail to %s: %s\n%s", message.recipient, message.subject, message.body)
-        return
     email = EmailMessage()
     email["From"] = config["MAIL_DEFAULT_SENDER"]
     email["To"] = message.recipient
     email["Subject"] = message.subject
+    email["Date"] = format_datetime(message.created_at)
+    # The same id on every attempt, so a receiving system can drop a duplicate.
+    domain = urlsplit(config["BASE_URL"]).hostname or "lms.local"
+    email["Message-ID"] = f"<lms.outbox.{message.id}.{int(message.created_at.timestamp())}@{domain}>"
+    if config["MAIL_REPLY_TO"]:
+        email["Reply-To"] = config["MAIL_REPLY_TO"]
     email.set_content(message.body)
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-        if config["MAIL_USE_TLS"]:
-            smtp.starttls()
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        smtp.send_message(email)
+    if message.html_body:
+        email.add_alternative(message.html_body, subtype="html")
+    return email
+
+
+class _Connection:
+    """One open line to the configured backend, sending messages one by one."""
+
+    def __init__(self, backend: str, smtp: smtplib.SMTP | None = None):
+        self.backend = backend
+        self.smtp = smtp
+
+    def send(self, message: OutboundEmail) -> None:
+        config = current_app.config
+        if self.backend == "memory":
+            current_app.extensions.setdefault("lms_mail_outbox", []).append(
+                {
+                    "to": message.recipient,
+                    "subject": message.subject,
+                    "body": message.body,
+                    "html": message.html_body,
+                }
+            )
+        elif self.backend == "console":
+            current_app.logger.info("mail to %s: %s\n%s", message.recipient, message.subject, message.body)
+        elif self.backend == "file":
+            folder = Path(config["MAIL_FILE_PATH"])
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+            (folder / f"{stamp}-{message.id}.eml").write_bytes(bytes(build_message(message)))
+        else:
+            self.smtp.send_message(build_message(message))
+
+
+class _connect:
+    """Open a connection to the configured backend for one batch (SMTP: login once)."""
+
+    def __enter__(self) -> _Connection:
+        config = current_app.config
+        backend = config["MAIL_BACKEND"]
+        if backend != "smtp":
+            return _Connection(backend)
+        timeout = config["MAIL_TIMEOUT"]
+        if config["MAIL_USE_SSL"]:
+            smtp = smtplib.SMTP_SSL(
+                config["MAIL_SERVER"],
+                config["MAIL_PORT"],
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout)
+        try:
+            if config["MAIL_USE_TLS"]:
+                smtp.starttls(context=ssl.create_default_context())
+            if config["MAIL_USERNAME"]:
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self.smtp = smtp
+        return _Connection(backend, smtp)
+
+    def __exit__(self, *exc) -> None:
+        smtp = getattr(self, "smtp", None)
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()

@@ -15,7 +15,9 @@ from lms.courses.models import (
     Option,
     Question,
 )
+from lms.jobs.models import JobRequest, JobRun, SchedulerLease
 from lms.mail import OutboundEmail
+from lms.notifications.models import Notification, NotificationPreference
 from lms.organisations.models import Organisation
 from lms.storage.models import StoredBlob, StoredFile
 
@@ -27,14 +29,19 @@ __all__ = [
     "Course",
     "CreditRule",
     "Enrolment",
+    "JobRequest",
+    "JobRun",
     "KnowledgeCheck",
     "Module",
     "ModuleProgress",
     "ModuleResource",
+    "Notification",
+    "NotificationPreference",
     "Option",
     "Organisation",
     "OutboundEmail",
     "Question",
+    "SchedulerLease",
     "StoredBlob",
     "StoredFile",
     "User",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import g
+from flask import current_app, g
 
 from lms.extensions import db
 
@@ -14,12 +14,25 @@ def after_commit(callback: Callable[[], None]) -> None:
     g.setdefault("after_commit", []).append(callback)
 
 
+def run_after_commit() -> None:
+    """Run the callbacks of the transaction that just committed, each once.
+
+    A failing callback is logged and does not stop the others: what it was for (sending a
+    queued email, removing a deleted file's bytes) is retried or swept up later.
+    """
+    for callback in g.pop("after_commit", []):
+        try:
+            callback()
+        except Exception:
+            db.session.rollback()
+            current_app.logger.exception("after-commit callback failed")
+
+
 def finish_request(response):
     """Commit when the response is a success or redirect, roll back otherwise."""
     if response.status_code < 400:
         db.session.commit()
-        for callback in g.pop("after_commit", []):
-            callback()
+        run_after_commit()
     else:
         db.session.rollback()
         g.pop("after_commit", None)

@@ -27,6 +27,7 @@ class TestConfiguration:
         monkeypatch.setenv("LMS_ENV", "production")
         monkeypatch.setenv("LMS_SECRET_KEY", "k" * 40)
         monkeypatch.setenv("LMS_BASE_URL", "https://lms.example.org")
+        monkeypatch.setenv("LMS_MAIL_BACKEND", "smtp")
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
         assert app.config["SESSION_COOKIE_SECURE"] is True
 
@@ -34,6 +35,7 @@ class TestConfiguration:
     def test_production_refuses_a_missing_or_unusable_base_url(self, tmp_path, monkeypatch, base_url):
         monkeypatch.setenv("LMS_ENV", "production")
         monkeypatch.setenv("LMS_SECRET_KEY", "k" * 40)
+        monkeypatch.setenv("LMS_MAIL_BACKEND", "smtp")
         if base_url is None:
             monkeypatch.delenv("LMS_BASE_URL", raising=False)
         else:

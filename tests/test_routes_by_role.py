@@ -24,6 +24,7 @@ ACCESS: dict[str, object] = {
     "static": PUBLIC,
     "bootstrap.static": PUBLIC,
     "main.index": PUBLIC,
+    "main.favicon": PUBLIC,
     "main.healthz": PUBLIC,
     "main.readyz": PUBLIC,
     "main.dashboard": ANY,
@@ -40,6 +41,10 @@ ACCESS: dict[str, object] = {
     "admin.set_active": {A},
     "admin.resend_invitation": {A},
     "admin.audit_log": {A},
+    "jobs_admin.jobs": {A},
+    "jobs_admin.run_now": {A},
+    "jobs_admin.outbox": {A},
+    "jobs_admin.retry_email": {A},
     "api.docs": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
     "api_me.get_me": ANY,
@@ -201,6 +206,8 @@ def world(db, make_user, make_token, make_course, make_cohort):
         "resource_id": resource.id,
         "enrolment_id": enrolment.id,
         "report_id": 1,
+        "name": "prune_mail",
+        "message_id": 1,
     }
     db.session.commit()
     return people, tokens, values

@@ -24,3 +24,8 @@ def test_rollback_isolation_two(db):
     from lms.accounts.services import find_user_by_email
 
     assert find_user_by_email("isolated@example.org") is None
+
+
+def test_favicon_ico_points_at_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.headers["Location"].endswith("/static/favicon.svg")

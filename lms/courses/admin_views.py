@@ -125,7 +125,7 @@ def _course_choices(form: CourseForm, course: Course | None) -> None:
 
 def _course_form_page(course: Course | None):
     form = CourseForm(
-        data=CourseForm.data_of(course) if course is not None and request.method == "GET" else None
+        data=CourseForm.data_of(course) if course is not None and request.method != "POST" else None
     )
     _course_choices(form, course)
     form.suggest_credits(course.notional_hours if course is not None else None)
@@ -188,7 +188,7 @@ def course(course_id: int):
 
 def _module_form_page(course: Course, module: Module | None):
     data = None
-    if module is not None and request.method == "GET":
+    if module is not None and request.method != "POST":
         data = {
             "title": module.title,
             "content": module.content,
@@ -351,7 +351,7 @@ def knowledge_check(course_id: int, module_id: int):
     course = _course(course_id)
     module = get_module(course, module_id)
     check = knowledge_checks_for([module.id]).get(module.id)
-    if request.method == "GET":
+    if request.method != "POST":
         saved = KnowledgeCheckEditForm.blocks_of(check)
         blanks = EMPTY_QUESTION_BLOCKS + (0 if saved else 1)
         form = KnowledgeCheckEditForm.from_blocks(
@@ -417,7 +417,7 @@ def _facilitator_choices(form: CohortForm) -> None:
 
 def _cohort_form_page(course: Course, cohort: Cohort | None):
     data = None
-    if request.method == "GET":
+    if request.method != "POST":
         if cohort is not None:
             data = {name: getattr(cohort, name) for name in COHORT_FIELDS}
             data["delivery_format"] = cohort.delivery_format.value

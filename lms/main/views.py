@@ -31,6 +31,13 @@ def dashboard():
     return render_template("main/dashboard.html", panels=panels, covered=covered)
 
 
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: point them at the real icon."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.route("/healthz")
 @public
 def healthz():

@@ -1064,3 +1064,12 @@ def test_course_module_and_question_text_is_escaped(client, admin, make_course, 
         assert "<script>alert" not in page, path
         assert "<img src=x" not in page, path
     assert "&lt;script&gt;" in _text(client.get(f"/admin/courses/{course.id}"))
+
+
+def test_head_on_an_editing_page_answers_as_get_does(client, admin, make_course):
+    """HEAD is a GET without the body: it shows the form, never validates it as a POST."""
+    course = make_course(modules=1)
+    module = course_content.active_modules([course.id])[course.id][0]
+    cohort_form = f"/admin/courses/{course.id}/cohorts/new"
+    for url in (_check_url(course, module), f"/admin/courses/{course.id}/edit", cohort_form):
+        assert client.head(url).status_code == client.get(url).status_code == 200, url
