@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -134,6 +134,9 @@ def init_app(app: Flask) -> None:
     def handle_operational_error(error: OperationalError):
         db.session.rollback()
         current_app.logger.exception("database unavailable")
+        # The layout names who is signed in, and loading them needs the database that just
+        # failed: draw this page as for a visitor (the session itself is left as it was).
+        g._login_user = current_app.login_manager.anonymous_user()
         return render_error(503, "The service is briefly unavailable. Nothing was saved; please try again.")
 
     @app.errorhandler(Exception)

@@ -28,7 +28,7 @@ FIRST_LINK = re.compile(r"^- (\S+) -> (\S+) \(l\.[\d, ]+\)$", re.MULTILINE)
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     """Run lint-imports with the repository's contract on the ``lms`` package under ``root``."""
     env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(  # noqa: S603 (our own console script, fixed arguments)
+    return subprocess.run(
         [str(Path(sys.executable).with_name("lint-imports")), "--no-cache", "--no-logo", str(CONFIG)],
         cwd=root,
         env=env,

@@ -35,7 +35,11 @@ def smtp_down(app, monkeypatch):
 def _queue(db, count: int = 1, **values) -> list[OutboundEmail]:
     messages = [
         OutboundEmail(
-            recipient=f"person{n}@example.org", subject=f"Subject {n}", body="Hello", next_attempt_at=utcnow(), **values
+            recipient=f"person{n}@example.org",
+            subject=f"Subject {n}",
+            body="Hello",
+            next_attempt_at=utcnow(),
+            **values,
         )
         for n in range(count)
     ]
@@ -85,8 +89,10 @@ class TestFailures:
         assert message.status == EmailStatus.PENDING and message.attempts == 1
         assert "could not be reached" in message.last_error
         wait = message.next_attempt_at - before
-        assert dt.timedelta(seconds=app.config["MAIL_RETRY_SECONDS"]) <= wait < dt.timedelta(
-            seconds=app.config["MAIL_RETRY_SECONDS"] + 30
+        assert (
+            dt.timedelta(seconds=app.config["MAIL_RETRY_SECONDS"])
+            <= wait
+            < dt.timedelta(seconds=app.config["MAIL_RETRY_SECONDS"] + 30)
         )
 
     def test_the_wait_doubles_up_to_an_hour(self, app):
@@ -110,7 +116,9 @@ class TestFailures:
             (smtplib.SMTPDataError(421, b"Busy"), EmailStatus.PENDING),
         ],
     )
-    def test_a_permanent_refusal_fails_at_once_and_a_temporary_one_retries(self, db, monkeypatch, error, expected):
+    def test_a_permanent_refusal_fails_at_once_and_a_temporary_one_retries(
+        self, db, monkeypatch, error, expected
+    ):
         def refuse(_connection, _message):
             raise error
 

@@ -45,6 +45,10 @@ ACCESS: dict[str, object] = {
     "jobs_admin.run_now": {A},
     "jobs_admin.outbox": {A},
     "jobs_admin.retry_email": {A},
+    "notifications.index": ANY,
+    "notifications.mark_read": ANY,
+    "notifications.mark_all_read": ANY,
+    "notifications.preferences": ANY,
     "api.docs": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
     "api_me.get_me": ANY,
@@ -116,6 +120,11 @@ ACCESS: dict[str, object] = {
     "api_enrolments.open_module": {T},
     "api_enrolments.complete_module": {T},
     "api_enrolments.submit_knowledge_check": {T},
+    # notifications: each person's own
+    "api_notifications.list_notifications": ANY,
+    "api_notifications.unread_count": ANY,
+    "api_notifications.mark_read": ANY,
+    "api_notifications.mark_all_read": ANY,
 }
 
 
@@ -148,6 +157,8 @@ OBJECT_LEVEL: dict[str, ObjectCase] = {
     "api_enrolments.open_module": ObjectCase(T),
     "api_enrolments.complete_module": ObjectCase(T),
     "api_enrolments.submit_knowledge_check": ObjectCase(T, body={"answers": {"1": 1}}),
+    "notifications.mark_read": ObjectCase(T),
+    "api_notifications.mark_read": ObjectCase(T),
 }
 
 IDENTITIES = ["anonymous", *Role]
@@ -277,6 +288,7 @@ def test_every_route_answers_each_role_as_declared(app, world, login_as):
 def _owned_objects(owner, make_token, make_course, make_cohort):
     """Objects belonging to ``owner`` for every URL parameter of the object-level routes."""
     from lms.courses import content
+    from lms.notifications.services import notify
     from lms.storage import services as storage
 
     token, _plain = make_token(owner)
@@ -284,12 +296,14 @@ def _owned_objects(owner, make_token, make_course, make_cohort):
     content.save_knowledge_check(None, module, 50, [content.QuestionInput("Q", ["a", "b"], 0)])
     stored = storage.save(b"handout", "handout.txt", "text/plain")
     resource = content.save_resource(module, title="Handout", stored_file=stored)
+    notification = notify(owner, "storage_mismatch", about=f"owned-{owner.id}", title="A file changed")
     return {
         "token_id": token.id,
         "course_id": course.id,
         "module_id": module.id,
         "resource_id": resource.id,
         "enrolment_id": enrolment.id,
+        "notification_id": notification.id,
     }
 
 

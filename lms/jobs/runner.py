@@ -9,6 +9,7 @@ records why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -103,7 +104,9 @@ def run_job(
                 raise LostLock("this scheduler lost its lock; the run was undone")
             db.session.commit()
         except Exception as exc:
-            db.session.rollback()
+            # The rollback itself fails when the database went away; the record is still tried.
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
             g.pop("after_commit", None)
             outcome = RunOutcome.INTERRUPTED if isinstance(exc, LostLock) else RunOutcome.FAILED
             error = traceback.format_exc()[-MAX_ERROR_LENGTH:]
@@ -119,7 +122,8 @@ def run_job(
             )
             db.session.commit()
         except SQLAlchemyError as exc:
-            db.session.rollback()
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
             app.logger.error(
                 "job %s (run %s) finished %s but was not recorded: %s", job.name, run_id, outcome, exc
             )
@@ -132,15 +136,16 @@ def _plain(counts: dict) -> dict:
     return {str(k): (v if isinstance(v, int | float) else str(v)[:200]) for k, v in dict(counts).items()}
 
 
-def interrupt_stale_runs(process: str) -> int:
-    """Mark runs left ``running`` by other processes as interrupted (their process is gone).
+def interrupt_stale_runs(process: str | None) -> int:
+    """Mark runs left ``running`` by other processes (or by any, with ``None``) as interrupted.
 
     Called by a scheduler that has just become the active one: no other process runs jobs.
     """
+    statement = update(JobRun).where(JobRun.outcome == RunOutcome.RUNNING)
+    if process is not None:
+        statement = statement.where(JobRun.process != process)
     return db.session.execute(
-        update(JobRun)
-        .where(JobRun.outcome == RunOutcome.RUNNING, JobRun.process != process)
-        .values(
+        statement.values(
             outcome=RunOutcome.INTERRUPTED,
             finished_at=utcnow(),
             error="Its scheduler stopped before the run ended.",

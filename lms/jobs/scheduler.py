@@ -52,6 +52,9 @@ class SchedulerProcess:
         self.process = process_name()
         #: Set while this process holds the lock; jobs may commit only while it is set.
         self.active = threading.Event()
+        #: Counts the times this process became active: a run may commit only in the tenure
+        #: it started in (after a stand-down, another process may have run the job meanwhile).
+        self.tenure = 0
         self.stopping = threading.Event()
         self.scheduler: BackgroundScheduler | None = None
 
@@ -98,7 +101,9 @@ class SchedulerProcess:
     def _become_active(self) -> None:
         try:
             with self.app.app_context():
-                interrupt_stale_runs(self.process)
+                # Every run still "running" is stale, this process's own from before it stood
+                # down too: those can no longer commit (see ``may_commit``).
+                interrupt_stale_runs(None)
                 db.session.commit()
                 due = self._missed_jobs()
                 db.session.remove()
@@ -106,6 +111,7 @@ class SchedulerProcess:
             # Holding the lock without running jobs would stop everyone: give it back.
             self.leadership.release()
             raise
+        self.tenure += 1
         self.active.set()
         log.info("scheduler %s is now the active scheduler", self.process)
         scheduler = BackgroundScheduler(
@@ -159,17 +165,24 @@ class SchedulerProcess:
         """Run one job (in an APScheduler worker thread), if this process is still active."""
         if not self.active.is_set():
             return
+        tenure = self.tenure
         run_job(
             self.app,
             job,
             process=self.process,
-            guard=self.may_commit,
+            guard=lambda: self.may_commit(tenure),
             request_id=request_id,
             requested_by_id=requested_by_id,
         )
 
-    def may_commit(self) -> bool:
-        """Whether a job may commit now: this process is active and the lock is still its own."""
+    def may_commit(self, tenure: int | None = None) -> bool:
+        """Whether a job may commit now: this process is active and the lock is still its own.
+
+        ``tenure``: the run started then, and it must not have lost the lock since, even if
+        it holds it again now.
+        """
+        if tenure is not None and tenure != self.tenure:
+            return False
         return self.active.is_set() and self.leadership.confirm()
 
     def take_requests(self) -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from lms.permissions import Role
+
 
 @dataclass(frozen=True)
 class NotificationKind:
@@ -25,6 +27,13 @@ class NotificationKind:
     is_emailed_by_default: bool = True
     #: False for email-only messages that must not sit in the app (a password reset link).
     is_in_app: bool = True
+    #: The roles of the people it is sent to; empty: anyone. The preferences page shows a
+    #: person only the kinds they can receive.
+    roles: frozenset[Role] = frozenset()
+
+    def is_for(self, user) -> bool:
+        """Whether ``user`` can receive this kind (holds one of its roles, or it has none)."""
+        return not self.roles or bool(self.roles & user.role_names)
 
 
 def add_kind(app: Flask, kind: NotificationKind) -> None:
@@ -43,9 +52,11 @@ def get_kind(name: str) -> NotificationKind:
     return current_app.extensions.get("lms_notification_kinds", {})[name]
 
 
-def all_kinds() -> list[NotificationKind]:
-    """Every registered kind, essential ones first, then by label."""
+def all_kinds(user=None) -> list[NotificationKind]:
+    """Every registered kind (those ``user`` can receive, given one): essential first, then by label."""
     kinds = current_app.extensions.get("lms_notification_kinds", {}).values()
+    if user is not None:
+        kinds = [k for k in kinds if k.is_for(user)]
     return sorted(kinds, key=lambda k: (not k.is_essential, k.label))
 
 
@@ -53,6 +64,7 @@ STORAGE_MISMATCH = NotificationKind(
     "storage_mismatch",
     "Stored files that fail their check",
     "To administrators, when the weekly check finds a stored file missing or changed.",
+    roles=frozenset({Role.ADMIN}),
 )
 PASSWORD_RESET = NotificationKind(
     "password_reset",

@@ -8,10 +8,11 @@ and emails nothing twice. Functions flush and never commit.
 
 from __future__ import annotations
 
-from flask import render_template
-from sqlalchemy import func, select, update
+from flask import current_app
+from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lms import audit
 from lms.database import utcnow
 from lms.errors import NotFound
 from lms.extensions import db
@@ -22,6 +23,8 @@ from lms.pagination import Page, paginate
 
 #: Longest title and text kept (the columns' lengths).
 MAX_TITLE, MAX_TEXT = 200, 1000
+#: Longest link (the column's length); a link is never cut short.
+MAX_LINK = 500
 
 
 def notification_key(kind: str, about: str, recipient_id: int, occasion: str = "") -> str:
@@ -44,8 +47,12 @@ def notify(
     ``about`` names the subject (``cohort-4``), ``occasion`` what makes this one distinct
     (a due date); ``link`` is a path inside lms. The email, if the person gets this kind by
     email, is queued in the same transaction.
+
+    :raises ValueError: for a ``link`` that is not a path inside lms (a programming error).
     """
     definition = get_kind(kind)
+    if link and (not link.startswith("/") or link.startswith("//") or len(link) > MAX_LINK):
+        raise ValueError(f"a notification's link is a path inside lms, not {link!r}")
     key = notification_key(kind, about, recipient.id, occasion)
     values = {
         "user_id": recipient.id,
@@ -84,9 +91,18 @@ def _email(recipient, notification: Notification, is_essential: bool) -> None:
     queue_email(
         recipient.email,
         notification.title,
-        render_template("email/notification.txt", **context),
-        html=render_template("email/notification.html", **context),
+        _render("email/notification.txt", context),
+        html=_render("email/notification.html", context),
     )
+
+
+def _render(template: str, context: dict) -> str:
+    """Render an email template with ``context`` alone.
+
+    Not ``flask.render_template``: a scheduled job notifies outside any request, and the
+    layout's context processors read the request. The ``.html`` template is autoescaped.
+    """
+    return current_app.jinja_env.get_template(template).render(**context)
 
 
 def is_emailed(user_id: int, kind: str) -> bool:
@@ -111,30 +127,59 @@ def email_choices(user) -> dict[str, bool]:
             )
         ).all()
     )
-    return {k.name: chosen.get(k.name, k.is_emailed_by_default) for k in all_kinds() if not k.is_essential}
+    return {
+        k.name: chosen.get(k.name, k.is_emailed_by_default) for k in all_kinds(user) if not k.is_essential
+    }
 
 
-def set_email_choices(user, emailed: set[str]) -> dict[str, bool]:
-    """Email ``user`` the kinds in ``emailed`` and not the other optional kinds; return the changes."""
-    current = email_choices(user)
-    changed = {}
-    for name, was in current.items():
-        wanted = name in emailed
-        row = db.session.get(NotificationPreference, (user.id, name))
+def set_email_choices(actor, user, emailed: set[str]) -> dict[str, bool]:
+    """Email ``user`` the optional kinds in ``emailed`` and not the others; return what changed.
+
+    Every optional kind gets a row (the person chose, so a later change of a kind's default
+    does not override them); essential kinds, kinds not for this person and unknown names in
+    ``emailed`` are ignored.
+    A change is audited; saving the same choices again records nothing.
+    """
+    rows = {
+        row.kind: row
+        for row in db.session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == user.id)
+        )
+    }
+    before, after = {}, {}
+    for kind in all_kinds(user):
+        if kind.is_essential:
+            continue
+        row = rows.get(kind.name)
+        was = kind.is_emailed_by_default if row is None else row.is_emailed
+        wanted = kind.name in emailed
         if row is None:
-            db.session.add(NotificationPreference(user_id=user.id, kind=name, is_emailed=wanted))
+            db.session.add(NotificationPreference(user_id=user.id, kind=kind.name, is_emailed=wanted))
         else:
             row.is_emailed = wanted
         if wanted != was:
-            changed[name] = wanted
+            before[kind.name], after[kind.name] = was, wanted
+    if after:
+        audit.record(
+            actor,
+            "notification_preferences.changed",
+            user,
+            before={"emailed": before},
+            after={"emailed": after},
+        )
     db.session.flush()
-    return changed
+    return after
+
+
+def _email_only() -> set[str]:
+    """The kinds sent by email only: stored read, with no place in the list nor in the API."""
+    return {k.name for k in all_kinds() if not k.is_in_app}
 
 
 def _in_app():
-    """Email-only kinds are stored read, with no place in the list."""
-    email_only = [k.name for k in all_kinds() if not k.is_in_app]
-    return Notification.kind.not_in(email_only) if email_only else True
+    """A condition leaving out the email-only kinds."""
+    email_only = _email_only()
+    return Notification.kind.not_in(sorted(email_only)) if email_only else true()
 
 
 def notifications_for(user, page: int, per_page: int = 20, *, is_unread: bool = False) -> Page:
@@ -160,7 +205,7 @@ def get_own(user, notification_id: int) -> Notification:
     :raises NotFound: when it does not exist or is someone else's.
     """
     notification = db.session.get(Notification, notification_id)
-    if notification is None or notification.user_id != user.id:
+    if notification is None or notification.user_id != user.id or notification.kind in _email_only():
         raise NotFound("There is no such notification.")
     return notification
 

@@ -7,6 +7,7 @@ parameter this file does not know how to fill: then add a factory to ``PATH_VALU
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -50,7 +51,17 @@ PATH_VALUES: dict[str, Callable[[Maker, dict], object]] = {
     "module_id": lambda m, values: _module_id(m, values),
     "cohort_id": lambda m, _values: m.make_cohort(m.make_course()).id,
     "enrolment_id": lambda m, _values: m.make_enrolment(m.admin, m.make_course()).id,
+    "notification_id": lambda m, _values: _notification_id(m),
 }
+
+_notified = itertools.count(1)
+
+
+def _notification_id(m: Maker) -> int:
+    """A notification of the caller's own (each one about something new)."""
+    from lms.notifications.services import notify
+
+    return notify(m.admin, "storage_mismatch", about=f"path-{next(_notified)}", title="A file changed").id
 
 
 def _module_id(m: Maker, values: dict) -> int:

@@ -37,7 +37,8 @@ from lms import create_app
 from lms.courses import content
 from lms.courses.content import QuestionInput
 from lms.courses.models import Module
-from lms.database import MAX_ID, today
+from lms.database import MAX_ID, today, utcnow
+from lms.notifications.services import notify
 from lms.permissions import Role
 from lms.text import NUL_PROBLEM, SURROGATE_PROBLEM
 
@@ -168,6 +169,13 @@ def world(db, make_user, make_course, make_cohort, make_enrolment, make_token):
     # Nothing left to do and no cohort: the nullable fields of an enrolment are null here.
     finished = make_enrolment(trainee, make_course(modules=0))
     tokens = {"admin": make_token(admin), "trainee": make_token(trainee)}
+    # One read and one unread notification each, so the list shows both shapes.
+    notices = [
+        notify(person, "storage_mismatch", about=f"world-{n}", title="A file changed", link="/admin/jobs")
+        for person in (admin, trainee)
+        for n in (1, 2)
+    ]
+    notices[0].read_at = notices[2].read_at = utcnow()
     KNOWN_IDS.update(
         {
             "course_id": [course.id, other.id],
@@ -176,6 +184,7 @@ def world(db, make_user, make_course, make_cohort, make_enrolment, make_token):
             "enrolment_id": [enrolment.id, finished.id],
             "user_id": [trainee.id, admin.id],
             "token_id": [token.id for token, _plain in tokens.values()],
+            "notification_id": [n.id for n in notices],
         }
     )
     yield {role: plain for role, (_token, plain) in tokens.items()}

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from lms.audit import AuditEntry
 from lms.database import utcnow
-from lms.jobs.lock import LeaseLeadership
+from lms.jobs.lock import LeaseLeadership, leadership_for
 from lms.jobs.models import JobRequest, JobRun, RunOutcome
 from lms.mail import EmailStatus, OutboundEmail
 from lms.permissions import Role
@@ -147,8 +147,12 @@ class TestCommands:
         assert run.outcome == RunOutcome.SUCCEEDED
 
     def test_jobs_run_asks_the_active_scheduler_when_there_is_one(self, db, app, runner):
-        LeaseLeadership(app, 25).acquire()
-        result = runner.invoke(args=["jobs", "run", "prune_mail", "--wait", "1"])
+        holder = leadership_for(app)  # the advisory lock on PostgreSQL, the lease on SQLite
+        assert holder.acquire()
+        try:
+            result = runner.invoke(args=["jobs", "run", "prune_mail", "--wait", "1"])
+        finally:
+            holder.release()
         assert result.exit_code == 1 and "has not run the job yet" in result.output
         assert db.session.scalar(select(JobRequest.job)) == "prune_mail"
 

@@ -10,6 +10,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var opener = document.querySelector("[data-record-open]");
   if (opener) { recordOpening(opener); }
 
+  // A notification's link marks it read on the way (data-mark-read="<url to POST>"); without a
+  // script, its "Mark as read" button does the same.
+  document.querySelectorAll("[data-mark-read]").forEach(function (link) {
+    link.addEventListener("click", function (event) { markReadThenFollow(link, event); });
+  });
+
   // Copy buttons (data-copy="#selector"), shown only where the clipboard can be used.
   if (!navigator.clipboard || !window.isSecureContext) { return; }
   document.querySelectorAll("[data-copy]").forEach(function (button) {
@@ -47,4 +53,33 @@ function recordOpening(element) {
   document.addEventListener("visibilitychange", send);
   document.addEventListener("prerenderingchange", send);
   send();
+}
+
+function markReadThenFollow(link, event) {
+  var url = link.getAttribute("data-mark-read");
+  var holder = link.closest("[data-csrf-token]");
+  if (!url || !holder || !window.fetch) { return; }
+  var token = holder.getAttribute("data-csrf-token");
+  var body = new FormData();
+  body.append("csrf_token", token);
+  var sending = fetch(url, {
+    method: "POST", body: body, credentials: "same-origin", keepalive: true,
+    headers: {"X-CSRFToken": token, "X-Requested-With": "fetch"}
+  });
+  link.removeAttribute("data-mark-read");  // once is enough
+  // A new tab or window (or a download) leaves this page open: the request goes on its own.
+  if (event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+    sending.catch(function () { /* offline: the button still marks it read */ });
+    return;
+  }
+  event.preventDefault();
+  var followed = false;
+  function follow() {
+    if (followed) { return; }
+    followed = true;
+    window.location.assign(link.href);
+  }
+  sending.then(follow, follow);
+  // A slow server must not hold the person up: the request is sent with keepalive.
+  window.setTimeout(follow, 1000);
 }
