@@ -243,6 +243,22 @@ def can_open_modules(actor, course: Course) -> bool:
     return enrolment is not None and enrolment.is_current
 
 
+def record_lapse(enrolment: Enrolment, before: EnrolmentStatus, days: int) -> None:
+    """Audit a lapse (the ``lapse_enrolments`` job set the status) and give back its place.
+
+    The cohort is over, so nobody on its waiting list is given the place.
+    """
+    audit.record(
+        None,
+        "enrolment.lapsed",
+        enrolment,
+        before={"status": str(before)},
+        after={"status": "lapsed", "rule": f"cohort ended and no activity for {days} days"},
+    )
+    if before == EnrolmentStatus.ACTIVE and enrolment.cohort is not None:
+        release_seat(enrolment.cohort)
+
+
 def withdraw(actor, enrolment: Enrolment, reason: str = "") -> None:
     """Withdraw from a course; the enrolment, its progress and history are kept.
 

@@ -148,16 +148,24 @@ def _seed_learning(report, admin, people: dict[str, User], courses: dict[str, Co
     manager = people.get(DEMO_MANAGER)
     if manager is None or manager.organisation_id is None:
         return
-    cohort = None
-    if mpact is not None:
-        cohort = db.session.scalar(
-            select(Cohort).where(Cohort.course_id == mpact.id).order_by(Cohort.starts_on, Cohort.id).limit(1)
-        )
+    under_way, *later = _cohorts(mpact)
     for email, name, done, finished_tip in DEMO_STAFF:
         person = people.get(email) or create_staff(report, admin, email, name, manager.organisation_id)
-        _study_course(report, manager, person, mpact, cohort=cohort, completed=done, open_next=done > 0)
+        _study_course(report, manager, person, mpact, cohort=under_way, completed=done, open_next=done > 0)
         if finished_tip:
             _study_course(report, person, person, tip, completed=None)
+    if trainee is not None and trainee.organisation_id == manager.organisation_id and later:
+        # The trainee's manager gave them a place on the programme's next run, which starts
+        # within the week: the cohort reminder is due as soon as a scheduler runs.
+        _study_course(report, manager, trainee, mpact, cohort=later[0], completed=0)
+
+
+def _cohorts(course: Course | None) -> list[Cohort | None]:
+    """The course's cohorts, earliest first (``[None]`` for no course or no cohorts)."""
+    if course is None:
+        return [None]
+    statement = select(Cohort).where(Cohort.course_id == course.id).order_by(Cohort.starts_on, Cohort.id)
+    return list(db.session.scalars(statement)) or [None]
 
 
 def _study_course(

@@ -6,6 +6,7 @@ knows nothing of filenames, users or checksums; :mod:`lms.storage.services` does
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -23,10 +24,12 @@ from werkzeug.wsgi import wrap_file
 
 from lms.config import ConfigurationError
 from lms.extensions import db
-from lms.storage.models import StoredBlob
+from lms.storage.models import StoredBlob, StoredFile
 
 #: Bytes read or written at a time when streaming.
 CHUNK_SIZE = 64 * 1024
+#: Files looked up in one query when looking for orphans.
+ORPHAN_BATCH = 500
 
 _KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -73,6 +76,13 @@ class StorageBackend:
 
     def exists(self, key: str) -> bool:
         """Whether bytes are stored under ``key``."""
+        raise NotImplementedError
+
+    def delete_orphans(self, before: dt.datetime, skip: frozenset[str] = frozenset()) -> int:
+        """Delete bytes that no stored-file row names, if written before ``before``; return how many.
+
+        ``skip``: keys whose rows this transaction deleted; their bytes go once it commits.
+        """
         raise NotImplementedError
 
 
@@ -123,6 +133,31 @@ class LocalBackend(StorageBackend):
     def exists(self, key: str) -> bool:
         """Whether the file is there."""
         return self.path(key).is_file()
+
+    def delete_orphans(self, before: dt.datetime, skip: frozenset[str] = frozenset()) -> int:
+        """Delete files older than ``before`` that no stored-file row names; return how many.
+
+        Bytes are written before their row is committed, so a young file may be an upload
+        in flight: only files older than ``before`` are looked at. Temporary files of writes
+        that never finished (``.upload-*.part``) go too.
+        """
+        cutoff = before.timestamp()
+        removed, batch = 0, []
+        for path in self.root.glob("??/??/*") if self.root.is_dir() else ():
+            try:
+                if not path.is_file() or path.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            if path.name.startswith(".upload-"):
+                path.unlink(missing_ok=True)
+                removed += 1
+            elif _KEY.fullmatch(path.name) and path == self.path(path.name) and path.name not in skip:
+                batch.append(path)
+                if len(batch) == ORPHAN_BATCH:
+                    removed += _delete_unnamed(batch)
+                    batch = []
+        return removed + _delete_unnamed(batch)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -211,6 +246,28 @@ class DatabaseBackend(StorageBackend):
         """Whether any chunk is stored."""
         check_key(key)
         return db.session.scalar(select(StoredBlob.chunk).where(StoredBlob.key == key).limit(1)) is not None
+
+    def delete_orphans(self, before: dt.datetime, skip: frozenset[str] = frozenset()) -> int:
+        """Delete the chunks of keys that no stored-file row names; return how many chunks.
+
+        Chunks commit in the transaction that adds their row, so committed chunks without a
+        row are never an upload in flight, whatever their age (``before`` is not needed).
+        """
+        named = select(StoredFile.key).where(StoredFile.key == StoredBlob.key)
+        return db.session.execute(delete(StoredBlob).where(~named.exists())).rowcount
+
+
+def _delete_unnamed(paths: list[Path]) -> int:
+    """Unlink the files among ``paths`` whose key no stored-file row names (one query)."""
+    if not paths:
+        return 0
+    named = set(db.session.scalars(select(StoredFile.key).where(StoredFile.key.in_([p.name for p in paths]))))
+    removed = 0
+    for path in paths:
+        if path.name not in named:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 class _ChunkReader(io.RawIOBase):

@@ -34,9 +34,11 @@ SEED_LEFT_OUT = frozenset({"users.password_hash", "users.session_token"})
 #: The generator draws session tokens from its seeded RNG; only the salted hash differs.
 GENERATE_LEFT_OUT = frozenset({"users.password_hash"})
 
-#: Computed on the code before the move, the same on SQLite and PostgreSQL.
+#: Computed on the code before the move (seed-demo: since changed, see below), the same on SQLite
+#: and PostgreSQL.
 EXPECTED = {
-    "seed-demo": "f3559f067ca45739ff0bc7cf69ba2269bd450297a73d031a07103405c6c5f44c",
+    # Changed on purpose: the online M-PACT run starts within the week, with the demo trainee in it.
+    "seed-demo": "4f7ca513a6bb78e4a4246fdb4676faafc89e20d61d471351a349bec29e6179d3",
     "generate --size xs": "18f046e030a2a61ed6fffa7e1ad2c25f4f1ac3318ba0ede0a0c5489cdadd9a83",
     "generate --size s": "63bbbd0377a264c6d855533cbdf1d0862c36dd4fb367778f0982a0d679f89542",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import shutil
 
@@ -186,15 +187,15 @@ def test_the_practitioner_programme_runs_in_two_cohorts_facilitated_by_the_asses
     today = database.today()
 
     assert under_way.starts_on < today < under_way.ends_on and under_way.location
-    assert (
-        online.starts_on > today and online.delivery_format == DeliveryFormat.ONLINE and not online.location
-    )
+    assert online.delivery_format == DeliveryFormat.ONLINE and not online.location
+    # Within the week, so that the first scheduler run sends the demo trainee a reminder.
+    assert today < online.starts_on <= today + dt.timedelta(days=7)
     assert online in open_cohorts(mpact)
     for cohort in (under_way, online):
         assert [u.email for u in cohort.facilitators] == [people.DEMO_ASSESSOR]
         assert cohort.capacity and cohort.seats_taken <= cohort.capacity
     assert under_way.seats_taken == len(demo.DEMO_STAFF)
-    assert online.seats_taken == 0
+    assert online.seats_taken == 1
 
 
 def test_partner_courses_are_open_online_courses_with_knowledge_checks(db, seeded):
@@ -243,7 +244,17 @@ def test_the_demo_trainee_completed_restorative_practice_and_is_part_way_through
     (summary,) = summarise([tip])
     assert summary.next_module == tip_modules[1] and 0 < summary.percent < 100
     assert own_enrolment(trainee, course("IE-FGC")) is None
-    assert own_enrolment(trainee, course(demo.MPACT_CODE)) is None
+
+
+def test_the_demo_trainee_has_a_place_on_the_programmes_next_run(db, seeded):
+    trainee = by_email(db, people.DEMO_TRAINEE)
+    manager = by_email(db, people.DEMO_MANAGER)
+    enrolment = own_enrolment(trainee, course(demo.MPACT_CODE))
+    assert enrolment.status == EnrolmentStatus.ACTIVE and enrolment.enrolled_by_id == manager.id
+    assert (
+        enrolment.cohort.starts_on > database.today()
+        and completed_module_ids([enrolment.id])[enrolment.id] == set()
+    )
 
 
 def test_the_demo_trainee_can_enrol_on_family_group_conferencing(db, seeded, client):
@@ -261,7 +272,10 @@ def test_the_org_managers_staff_are_on_the_programme_with_varied_progress(db, se
     manager = by_email(db, people.DEMO_MANAGER)
     mpact = course(demo.MPACT_CODE)
     enrolments = db.session.scalars(
-        sa.select(Enrolment).where(Enrolment.course_id == mpact.id).order_by(Enrolment.id)
+        sa.select(Enrolment)
+        .join(Enrolment.cohort)
+        .where(Enrolment.course_id == mpact.id, Cohort.starts_on < database.today())
+        .order_by(Enrolment.id)
     ).all()
     done = completed_module_ids([e.id for e in enrolments])
 
@@ -278,7 +292,7 @@ def test_the_org_managers_staff_are_on_the_programme_with_varied_progress(db, se
         .select_from(AuditEntry)
         .where(AuditEntry.action == "enrolment.created", AuditEntry.actor_id == manager.id)
     )
-    assert staff_audit == len(enrolments)
+    assert staff_audit == len(enrolments) + 1  # and the demo trainee's place on the next run
     tip = course("IE-TIP")
     assert completion_counts(tip.id) == (
         sum(1 for *_, finished in demo.DEMO_STAFF if finished),

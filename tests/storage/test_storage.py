@@ -16,26 +16,9 @@ from werkzeug.datastructures import FileStorage
 from lms.config import ConfigurationError
 from lms.errors import InvalidInput
 from lms.storage import services as storage
-from lms.storage.backends import CHUNK_SIZE, DatabaseBackend, LocalBackend, get_backend
+from lms.storage.backends import CHUNK_SIZE, DatabaseBackend, LocalBackend
 from lms.storage.models import StoredBlob, StoredFile
 from lms.transactions import finish_request
-
-BACKEND_NAMES = ["local", "database"]
-
-
-@pytest.fixture
-def storage_root(app, tmp_path, monkeypatch):
-    """A fresh ``STORAGE_PATH`` for the test, so that every file in it is the test's."""
-    root = tmp_path / "files"
-    monkeypatch.setitem(app.config, "STORAGE_PATH", str(root))
-    return root
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request, app, db, storage_root, monkeypatch):
-    """Run the test once per backend, with ``STORAGE_BACKEND`` switched and then restored."""
-    monkeypatch.setitem(app.config, "STORAGE_BACKEND", request.param)
-    return get_backend()
 
 
 def local_files(root: Path) -> list[Path]:
