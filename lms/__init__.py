@@ -69,6 +69,12 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     elif not secret:
         app.config["SECRET_KEY"] = lms_config.ensure_secret_key(instance)
 
+    if app.config["MAIL_USE_TLS"] and app.config["MAIL_USE_SSL"]:
+        raise lms_config.ConfigurationError(
+            "Set one of LMS_MAIL_USE_TLS (STARTTLS, usually port 587) and LMS_MAIL_USE_SSL "
+            "(implicit TLS, usually port 465), not both"
+        )
+
     # Emailed links start with BASE_URL, never with the request's Host header.
     if not app.config.get("BASE_URL") and not is_production:
         app.config["BASE_URL"] = lms_config.DEVELOPMENT_BASE_URL

@@ -4,9 +4,10 @@ A message is stored in the same transaction as the change that caused it, then d
 once that transaction commits. Anything not delivered stays in the outbox for the delivery
 job (every minute), which retries with exponential backoff up to ``MAIL_MAX_ATTEMPTS``,
 puts back messages whose process died mid-send, and sends a backlog in batches over one
-connection per batch. What is guaranteed is in ``docs/mail.md``: each message is sent at
-least once, and twice only if a process dies in the instant between the mail server's
-acceptance and the commit that records it.
+connection per batch. What is guaranteed is in ``docs/jobs.md``: each message is sent at
+least once, and twice only when the mail server accepted it but its sending was not
+recorded (the process died, or the database or the server's answer was lost, in that
+instant); it is then sent again after ``MAIL_SENDING_TIMEOUT``, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
-from flask import current_app
-from sqlalchemy import String, Text, delete, select, update
+from flask import current_app, g
+from sqlalchemy import String, Text, and_, delete, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.database import UTCDateTime, enum_column, utcnow
@@ -104,9 +105,25 @@ def queue_email(recipient: str, subject: str, body: str, html: str | None = None
     )
     db.session.add(message)
     db.session.flush()
-    message_id = message.id
-    after_commit(lambda: deliver_pending(ids=[message_id]))
+    # One delivery after the commit for every message the transaction queued: one connection
+    # to the server for a job's hundred reminders, not a hundred.
+    callbacks = g.setdefault("after_commit", [])
+    delivery = next((c for c in callbacks if isinstance(c, _DeliverAfterCommit)), None)
+    if delivery is None:
+        delivery = _DeliverAfterCommit()
+        after_commit(delivery)
+    delivery.ids.append(message.id)
     return message
+
+
+class _DeliverAfterCommit:
+    """The after-commit callback that sends what one transaction queued (dropped on rollback)."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        deliver_pending(ids=self.ids)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -132,7 +149,7 @@ def deliver_pending(ids: list[int] | None = None, now: dt.datetime | None = None
         if not batch:
             break
         last_id = batch[-1]
-        if not _send_batch(batch, counts) or ids is not None:
+        if not _send_batch(batch, counts):
             break
     return counts
 
@@ -199,6 +216,11 @@ def _send_batch(message_ids: list[int], counts: dict) -> bool:
                 # The connection may be broken: the next message opens a new one.
                 stack.close()
                 connection = None
+            except Exception as error:
+                # It cannot be built (a bad header, say) and would fail the same way every
+                # time: fail it, and send the rest of the batch.
+                reason = f"The message could not be built: {error}"
+                _record_failure(message, reason, counts, is_permanent=True)
             else:
                 message.status = EmailStatus.SENT
                 message.sent_at = utcnow()
@@ -225,12 +247,23 @@ def _record_failure(message: OutboundEmail, error: str, counts: dict, is_permane
 
 
 def release_stuck(now: dt.datetime) -> int:
-    """Put back messages left ``sending`` longer than ``MAIL_SENDING_TIMEOUT`` (their process died)."""
+    """Put back messages left ``sending`` longer than ``MAIL_SENDING_TIMEOUT`` (their process died).
+
+    A message claimed before claims were timed (no ``claimed_at``) counts as stuck. One that
+    has used up its attempts this way (it takes its process down each time, say) is failed.
+    """
     cutoff = now - dt.timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT"])
-    return db.session.execute(
+    is_stuck = and_(
+        OutboundEmail.status == EmailStatus.SENDING,
+        or_(OutboundEmail.claimed_at.is_(None), OutboundEmail.claimed_at < cutoff),
+    )
+    db.session.execute(
         update(OutboundEmail)
-        .where(OutboundEmail.status == EmailStatus.SENDING, OutboundEmail.claimed_at < cutoff)
-        .values(status=EmailStatus.PENDING, next_attempt_at=now)
+        .where(is_stuck, OutboundEmail.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"])
+        .values(status=EmailStatus.FAILED, last_error="Its sending process stopped on every attempt.")
+    )
+    return db.session.execute(
+        update(OutboundEmail).where(is_stuck).values(status=EmailStatus.PENDING, next_attempt_at=now)
     ).rowcount
 
 

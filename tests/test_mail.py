@@ -9,7 +9,7 @@ import socket
 from email import policy
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lms import mail
 from lms.database import utcnow
@@ -141,6 +141,53 @@ class TestFailures:
         assert counts == {"sent": 1, "retrying": 0, "failed": 1, "put back": 0}
         assert [m["to"] for m in outbox] == [second.recipient]
 
+    def test_a_message_that_cannot_be_built_fails_and_the_rest_go(self, db, monkeypatch, outbox):
+        first, bad, last = _queue(db, 3)
+        bad.subject = "Broken\r\nBcc: someone@example.org"
+        db.session.commit()
+        original = mail._Connection.send
+
+        def build_first(connection, message):
+            mail.build_message(message)  # the email library refuses the header: ValueError
+            original(connection, message)
+
+        monkeypatch.setattr(mail._Connection, "send", build_first)
+        counts = mail.deliver_job(utcnow())
+        assert counts["sent"] == 2 and counts["failed"] == 1
+        assert sorted(m["to"] for m in outbox) == sorted([first.recipient, last.recipient])
+        failed = db.session.get(OutboundEmail, bad.id)
+        assert failed.status == EmailStatus.FAILED and "could not be built" in failed.last_error
+
+    def test_what_one_transaction_queued_goes_out_over_one_connection(self, db, app, monkeypatch):
+        connections = []
+        original = mail._connect
+
+        def counting_connect():
+            connections.append(1)
+            return original()
+
+        monkeypatch.setattr(mail, "_connect", counting_connect)
+        from lms.transactions import run_after_commit
+
+        for n in range(5):
+            mail.queue_email(f"p{n}@example.org", f"Reminder {n}", "Hello")
+        db.session.commit()
+        run_after_commit()
+        assert len(connections) == 1
+        assert db.session.scalar(select(func.count()).where(OutboundEmail.status == EmailStatus.SENT)) == 5
+
+    def test_a_message_stuck_from_before_claims_were_timed_goes_back(self, db, outbox):
+        (message,) = _queue(db, 1, status=EmailStatus.SENDING)
+        assert message.claimed_at is None
+        assert mail.deliver_job(utcnow())["put back"] == 1 and len(outbox) == 1
+
+    def test_a_message_stuck_on_every_attempt_is_failed(self, db, app, outbox):
+        long_ago = utcnow() - dt.timedelta(hours=1)
+        attempts = app.config["MAIL_MAX_ATTEMPTS"]
+        (message,) = _queue(db, 1, status=EmailStatus.SENDING, claimed_at=long_ago, attempts=attempts)
+        mail.deliver_job(utcnow())
+        assert db.session.get(OutboundEmail, message.id).status == EmailStatus.FAILED and outbox == []
+
     def test_a_message_stuck_while_sending_goes_back_and_is_sent(self, db, app, outbox):
         (message,) = _queue(db, 1)
         message.status = EmailStatus.SENDING
@@ -199,6 +246,13 @@ class TestMessages:
         (message,) = _queue(db, 1)
         with app.test_request_context():
             assert mail.build_message(message)["Message-ID"] == mail.build_message(message)["Message-ID"]
+
+    def test_starttls_and_implicit_tls_together_are_refused(self, app_config):
+        from lms import create_app
+        from lms.config import ConfigurationError
+
+        with pytest.raises(ConfigurationError, match="not both"):
+            create_app({**app_config, "MAIL_USE_TLS": True, "MAIL_USE_SSL": True})
 
     def test_production_refuses_a_backend_that_does_not_send(self, app_config):
         from lms import create_app

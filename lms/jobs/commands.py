@@ -55,7 +55,7 @@ def list_command() -> None:
             (
                 row.job.name,
                 row.job.schedule.describe(),
-                f"{last.started_at:%Y-%m-%d %H:%M}" if last else "never",
+                f"{last.started_at:%Y-%m-%d %H:%M} UTC" if last else "never",
                 last.outcome.value if last else "",
                 f"{row.next_run:%Y-%m-%d %H:%M} UTC",
             )

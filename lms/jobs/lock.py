@@ -1,8 +1,9 @@
 """The scheduler lock: exactly one active scheduler among any number of processes.
 
 On PostgreSQL the lock is a session-level advisory lock held on a dedicated connection: the
-server releases it the moment that connection ends, whether the process exits, is killed
-with SIGKILL or its host loses the network (then after the TCP keepalive gives up). On
+server releases it the moment that connection ends, whether the process exits or is killed
+with SIGKILL, or, when its host vanishes, once the server's TCP keepalives go unanswered
+(set to about 11 s on the lock's connection). On
 SQLite, where every process is on one host, it is a lease row that the holder renews
 before it expires; a process that dies stops renewing and the lease runs out.
 
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -128,6 +129,10 @@ class PostgresLeadership(Leadership):
                 "keepalives_idle": 5,
                 "keepalives_interval": 2,
                 "keepalives_count": 3,
+                # And the server's side: a host that vanishes (power, network) stops answering
+                # its keepalives, so the server ends the session, and frees the lock, in about
+                # 11 s rather than the operating system's default of two hours.
+                "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3",
                 "application_name": "lms-scheduler",
             },
         )
@@ -225,12 +230,22 @@ class LeaseLeadership(Leadership):
         return self.is_held
 
     def renew(self) -> bool:
-        """Extend the lease; false if it was taken over (it had run out) or cannot be written in time."""
+        """Extend the lease; false if it was taken over (it had run out) or cannot be written in time.
+
+        SQLite lets one connection write at a time. When the database is busy (a job of this
+        process is writing, say), nobody else can write the lease either, so it is still ours
+        even past its expiry: a takeover would have to rewrite the row, and ``confirm`` sees it.
+        """
         try:
             with self._transaction() as session:
                 self.is_held = bool(self._write_row(session, fresh=False))
+        except OperationalError as error:
+            if "locked" in str(error).lower() or "busy" in str(error).lower():
+                return self.is_held
+            self.is_held = utcnow() < self._expires - dt.timedelta(seconds=1)
+            return self.is_held
         except SQLAlchemyError:
-            # Busy or unreachable: still ours until it expires, never after.
+            # Unreachable: still ours until it expires, never after.
             self.is_held = utcnow() < self._expires - dt.timedelta(seconds=1)
             return self.is_held
         if self.is_held:
@@ -238,11 +253,17 @@ class LeaseLeadership(Leadership):
         return self.is_held
 
     def confirm(self) -> bool:
-        """Read the lease: ours and not run out (a frozen holder's lease may have been taken)."""
+        """Read the lease: true while it still names this process.
+
+        A standby that took over after the lease ran out (this process froze, or was busy
+        past its expiry) wrote its own name, so the row says who may commit; a lease past its
+        expiry that nobody took is still this process's. A job that writes holds SQLite's
+        write lock until its commit, so nobody can take the lease between this check and it.
+        """
         try:
             with self._transaction() as session:
                 lease = session.get(SchedulerLease, LOCK_NAME)
-                return lease is not None and lease.holder == self.holder and lease.expires_at > utcnow()
+                return lease is not None and lease.holder == self.holder
         except SQLAlchemyError:
             return utcnow() < getattr(self, "_expires", utcnow()) - dt.timedelta(seconds=1)
 

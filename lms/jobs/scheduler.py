@@ -55,6 +55,8 @@ class SchedulerProcess:
         #: Counts the times this process became active: a run may commit only in the tenure
         #: it started in (after a stand-down, another process may have run the job meanwhile).
         self.tenure = 0
+        #: One lock per job name: runs of a job never overlap (see ``run``).
+        self._job_locks: dict[str, threading.Lock] = {}
         self.stopping = threading.Event()
         self.scheduler: BackgroundScheduler | None = None
 
@@ -104,6 +106,12 @@ class SchedulerProcess:
                 # Every run still "running" is stale, this process's own from before it stood
                 # down too: those can no longer commit (see ``may_commit``).
                 interrupt_stale_runs(None)
+                # "Run now" requests claimed by a scheduler that stopped before running them.
+                db.session.execute(
+                    update(JobRequest)
+                    .where(JobRequest.claimed_at.is_not(None), JobRequest.run_id.is_(None))
+                    .values(claimed_at=None)
+                )
                 db.session.commit()
                 due = self._missed_jobs()
                 db.session.remove()
@@ -132,7 +140,13 @@ class SchedulerProcess:
         self.scheduler = scheduler
         for job in due:
             log.info("catching up %s, missed while no scheduler was active", job.name)
-            scheduler.add_job(self.run, args=[job], id=f"catch-up-{job.name}", next_run_time=utcnow())
+            scheduler.add_job(
+                self.run,
+                args=[job],
+                id=f"catch-up-{job.name}",
+                next_run_time=utcnow(),
+                misfire_grace_time=None,
+            )
 
     def _is_sqlite(self) -> bool:
         return make_url(self.app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
@@ -162,18 +176,40 @@ class SchedulerProcess:
     # -- running ---------------------------------------------------------------------------
 
     def run(self, job: Job, request_id: int | None = None, requested_by_id: int | None = None) -> None:
-        """Run one job (in an APScheduler worker thread), if this process is still active."""
-        if not self.active.is_set():
-            return
-        tenure = self.tenure
-        run_job(
-            self.app,
-            job,
-            process=self.process,
-            guard=lambda: self.may_commit(tenure),
-            request_id=request_id,
-            requested_by_id=requested_by_id,
-        )
+        """Run one job (in an APScheduler worker thread), if this process is still active.
+
+        Runs of one job never overlap: its schedule, a catch-up and a "run now" are separate
+        APScheduler jobs, so ``max_instances`` alone does not keep them apart; a run that
+        finds the job running waits for it. A "run now" that finds this process no longer
+        active is given back for the next active scheduler.
+        """
+        with self._job_locks.setdefault(job.name, threading.Lock()):
+            if not self.active.is_set():
+                if request_id is not None:
+                    self._unclaim(request_id)
+                return
+            tenure = self.tenure
+            run_job(
+                self.app,
+                job,
+                process=self.process,
+                guard=lambda: self.may_commit(tenure),
+                request_id=request_id,
+                requested_by_id=requested_by_id,
+            )
+
+    def _unclaim(self, request_id: int) -> None:
+        try:
+            with self.app.app_context():
+                db.session.execute(
+                    update(JobRequest)
+                    .where(JobRequest.id == request_id, JobRequest.run_id.is_(None))
+                    .values(claimed_at=None)
+                )
+                db.session.commit()
+                db.session.remove()
+        except SQLAlchemyError:
+            log.warning("run-now request %s could not be given back; ask again", request_id)
 
     def may_commit(self, tenure: int | None = None) -> bool:
         """Whether a job may commit now: this process is active and the lock is still its own.

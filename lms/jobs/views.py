@@ -42,7 +42,10 @@ def run_now(name: str):
         abort(404, "There is no such job.")
     run_request = status.request_run(current_user, name)
     audit.record(current_user, "job.run_requested", run_request, after={"job": name})
-    flash(f"{name} will run within a few seconds, once the active scheduler takes the request.", "success")
+    if status.active_scheduler() is None:
+        flash(f"{name} is asked for. No scheduler is running: it runs when one starts.", "warning")
+    else:
+        flash(f"{name} will run within a few seconds, once the active scheduler takes it.", "success")
     return redirect(url_for("jobs_admin.jobs"))
 
 

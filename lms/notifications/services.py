@@ -8,6 +8,8 @@ and emails nothing twice. Functions flush and never commit.
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import current_app
 from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,11 +27,19 @@ from lms.pagination import Page, paginate
 MAX_TITLE, MAX_TEXT = 200, 1000
 #: Longest link (the column's length); a link is never cut short.
 MAX_LINK = 500
+#: Longest key (the column's length).
+MAX_KEY = 250
 
 
 def notification_key(kind: str, about: str, recipient_id: int, occasion: str = "") -> str:
-    """The unique key of a notification, e.g. ``cohort_starting:cohort-4:user-9:2026-12-09/7``."""
-    return f"{kind}:{about}:user-{recipient_id}:{occasion}"[:250]
+    """The unique key of a notification, e.g. ``cohort_starting:cohort-4:user-9:2026-12-09-7d``.
+
+    A key too long for its column ends in a digest of the whole, so two long keys never clash.
+    """
+    key = f"{kind}:{about}:user-{recipient_id}:{occasion}"
+    if len(key) <= MAX_KEY:
+        return key
+    return key[: MAX_KEY - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def already_notified(keys) -> set[str]:
@@ -67,14 +77,22 @@ def notify(
     :raises ValueError: for a ``link`` that is not a path inside lms (a programming error).
     """
     definition = get_kind(kind)
-    if link and (not link.startswith("/") or link.startswith("//") or len(link) > MAX_LINK):
+    # Not "//host" nor "/\host" (browsers read both as another site), nor control characters.
+    if link and (
+        not link.startswith("/")
+        or link.startswith("//")
+        or "\\" in link
+        or not link.isprintable()
+        or len(link) > MAX_LINK
+    ):
         raise ValueError(f"a notification's link is a path inside lms, not {link!r}")
     key = notification_key(kind, about, recipient.id, occasion)
     values = {
         "user_id": recipient.id,
         "kind": kind,
         "key": key,
-        "title": title[:MAX_TITLE],
+        # One line: it becomes an email's subject.
+        "title": " ".join(title.split())[:MAX_TITLE],
         "text": text[:MAX_TEXT],
         "link": link,
         "created_at": utcnow(),

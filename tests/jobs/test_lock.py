@@ -42,6 +42,31 @@ class TestLease:
         assert not first.renew() and not first.is_held
         assert second.renew()
 
+    def test_a_lease_past_its_expiry_that_nobody_took_is_still_the_holders(self, db, app):
+        # A job of the holder kept the database busy past the expiry: nobody could take over.
+        holder = LeaseLeadership(app, 25)
+        assert holder.acquire()
+        db.session.execute(
+            update(SchedulerLease)
+            .where(SchedulerLease.name == LOCK_NAME)
+            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+        db.session.commit()
+        assert holder.confirm()
+
+    def test_a_busy_database_does_not_cost_the_holder_its_lease(self, db, app, monkeypatch):
+        from sqlalchemy.exc import OperationalError
+
+        holder = LeaseLeadership(app, 1)
+        assert holder.acquire()
+
+        def busy(*_args, **_kwargs):
+            raise OperationalError("UPDATE scheduler_leases", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(holder, "_write_row", busy)
+        holder._expires = utcnow() - dt.timedelta(seconds=5)  # well past its expiry
+        assert holder.renew() and holder.is_held
+
     def test_the_holder_renews_its_own_lease(self, db, app):
         holder = LeaseLeadership(app, 25)
         assert holder.acquire()

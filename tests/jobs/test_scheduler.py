@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import select
@@ -28,6 +29,9 @@ class FakeAPScheduler:
 
     def add_job(self, func, **kwargs):
         self.added.append(kwargs)
+
+    def start(self):
+        self.added.append("started")
 
     def shutdown(self, wait=True):
         self.added.append("shut down")
@@ -102,3 +106,51 @@ def test_losing_the_lock_stops_apscheduler_at_once(db, process, monkeypatch):
     process.tick()
     assert not process.active.is_set() and fake.added == ["shut down"] and process.scheduler is None
     assert not process.may_commit()
+
+
+def test_runs_of_one_job_never_overlap(app, db, process, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(process, "may_commit", lambda tenure=None: True)
+    process.active.set()
+    inside, overlapped, release = [], [], threading.Event()
+
+    def slow(_now):
+        overlapped.append(len(inside))
+        inside.append(1)
+        release.wait(5)
+        inside.pop()
+        return {}
+
+    job = Job("slow", slow, every(minutes=1), "Slow.")
+    # Its schedule and a "run now" at the same moment, in two worker threads.
+    threads = [threading.Thread(target=process.run, args=(job,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # time enough for both to be inside, were they not kept apart
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert overlapped == [0, 0]
+
+
+def test_a_request_claimed_by_a_scheduler_that_stopped_is_given_back(app, db, process, monkeypatch):
+    lost = JobRequest(job="morning", requested_at=utcnow(), claimed_at=utcnow())
+    db.session.add(lost)
+    db.session.commit()
+    monkeypatch.setattr("lms.jobs.scheduler.BackgroundScheduler", lambda **_kwargs: FakeAPScheduler())
+    assert process.leadership.acquire()
+    process._become_active()
+    db.session.refresh(lost)
+    assert lost.claimed_at is None  # the next look at the requests runs it
+    process._stand_down("test over")
+    process.leadership.release()
+
+
+def test_a_run_now_that_finds_the_process_inactive_is_given_back(app, db, process):
+    request = JobRequest(job="morning", requested_at=utcnow(), claimed_at=utcnow())
+    db.session.add(request)
+    db.session.commit()
+    process.run(JOBS["morning"], request.id)
+    db.session.refresh(request)
+    assert request.claimed_at is None

@@ -57,12 +57,33 @@ class TestNotify:
         assert notification.link == "/courses/4"
 
     @pytest.mark.parametrize(
-        "link", ["https://example.org/", "//example.org/x", "javascript:alert(1)", "/" * 501]
+        "link",
+        [
+            "https://example.org/",
+            "//example.org/x",
+            "/\\example.org/x",
+            "/courses/4\\..",
+            "/courses/4\nX-Header: 1",
+            "javascript:alert(1)",
+            "/" * 501,
+        ],
     )
     def test_a_link_must_be_a_path_inside_lms(self, db, make_user, test_kinds, link):
         with pytest.raises(ValueError, match="path inside lms"):
             services.notify(make_user(), REMINDER.name, about="c", title="T", link=link)
         assert _count(db, Notification) == 0
+
+    def test_a_title_is_one_line_because_it_becomes_a_subject(self, db, make_user, test_kinds):
+        notification = services.notify(make_user(), REMINDER.name, about="c", title="Line one\r\nBcc: x@y")
+        assert notification.title == "Line one Bcc: x@y"
+
+    def test_long_keys_stay_unique(self, db, make_user, test_kinds):
+        user = make_user()
+        long = "x" * 300
+        first = services.notify(user, REMINDER.name, about=long, occasion="1", title="T")
+        second = services.notify(user, REMINDER.name, about=long, occasion="2", title="T")
+        assert first is not None and second is not None and first.key != second.key
+        assert len(first.key) == services.MAX_KEY
 
     def test_an_unknown_kind_is_a_programming_error(self, db, make_user, test_kinds):
         with pytest.raises(KeyError):
