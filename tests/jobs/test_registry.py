@@ -58,6 +58,21 @@ def test_last_due_is_the_latest_run_at_or_before_now():
     assert every(minutes=1).last_due(now) is None
 
 
+def test_last_due_across_the_clock_changes():
+    # The morning after the clocks go forward (29 March 2026) and back (25 October 2026):
+    # the 07:00 run was at 06:00 UTC (BST), the one before it at 07:00 UTC (GMT), and back.
+    after_spring = dt.datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
+    assert daily(7).last_due(after_spring) == dt.datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
+    assert daily(7).last_due(after_spring - dt.timedelta(hours=1)) == dt.datetime(
+        2026, 3, 28, 7, 0, tzinfo=UTC
+    )
+    after_autumn = dt.datetime(2026, 10, 25, 7, 30, tzinfo=UTC)
+    assert daily(7).last_due(after_autumn) == dt.datetime(2026, 10, 25, 7, 0, tzinfo=UTC)
+    assert daily(7).last_due(after_autumn - dt.timedelta(hours=1)) == dt.datetime(
+        2026, 10, 24, 6, 0, tzinfo=UTC
+    )
+
+
 def test_schedules_in_words():
     assert every(minutes=1).describe() == "Every minute"
     assert every(minutes=15).describe() == "Every 15 minutes"
