@@ -57,7 +57,7 @@ def list_command() -> None:
                 row.job.schedule.describe(),
                 f"{last.started_at:%Y-%m-%d %H:%M} UTC" if last else "never",
                 last.outcome.value if last else "",
-                f"{row.next_run:%Y-%m-%d %H:%M} UTC",
+                f"{row.next_run:%Y-%m-%d %H:%M} UTC" if row.next_run else "when a scheduler runs",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

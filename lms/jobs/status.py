@@ -23,7 +23,8 @@ class JobRow:
 
     job: Job
     last_run: JobRun | None
-    next_run: dt.datetime
+    #: ``None`` while no scheduler is running: nothing will run until one starts.
+    next_run: dt.datetime | None
     #: A "run now" asked for and not yet taken by a scheduler.
     is_requested: bool
 
@@ -37,17 +38,19 @@ class Overview:
 
 
 def overview(now: dt.datetime | None = None) -> Overview:
-    """Each job with its last run, next run and any waiting request (three queries)."""
+    """Each job with its last run, next run and any waiting request (four queries)."""
     now = now or utcnow()
     jobs = registered_jobs()
     runs = last_runs(list(jobs))
     waiting = set(
         db.session.scalars(select(JobRequest.job).where(JobRequest.claimed_at.is_(None)).distinct())
     )
+    active = active_scheduler()
     rows = [
-        JobRow(job, runs.get(name), job.schedule.next_run(now), name in waiting) for name, job in jobs.items()
+        JobRow(job, runs.get(name), job.schedule.next_run(now) if active else None, name in waiting)
+        for name, job in jobs.items()
     ]
-    return Overview(rows, active_scheduler())
+    return Overview(rows, active)
 
 
 def request_run(actor, name: str) -> JobRequest:
