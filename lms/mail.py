@@ -22,14 +22,14 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy import String, Text, and_, delete, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.database import UTCDateTime, enum_column, utcnow
 from lms.extensions import db
 from lms.jobs.runner import keep_going
-from lms.transactions import after_commit
+from lms.transactions import after_commit_shared
 
 #: Messages claimed and sent per batch (one SMTP connection each).
 BATCH_SIZE = 100
@@ -107,12 +107,7 @@ def queue_email(recipient: str, subject: str, body: str, html: str | None = None
     db.session.flush()
     # One delivery after the commit for every message the transaction queued: one connection
     # to the server for a job's hundred reminders, not a hundred.
-    callbacks = g.setdefault("after_commit", [])
-    delivery = next((c for c in callbacks if isinstance(c, _DeliverAfterCommit)), None)
-    if delivery is None:
-        delivery = _DeliverAfterCommit()
-        after_commit(delivery)
-    delivery.ids.append(message.id)
+    after_commit_shared(_DeliverAfterCommit).ids.append(message.id)
     return message
 
 
@@ -293,7 +288,7 @@ def retry(message_id: int) -> OutboundEmail | None:
     message.attempts = 0
     message.next_attempt_at = utcnow()
     db.session.flush()
-    after_commit(lambda: deliver_pending(ids=[message_id]))
+    after_commit_shared(_DeliverAfterCommit).ids.append(message_id)
     return message
 
 

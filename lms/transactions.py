@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import current_app, g
 
 from lms.extensions import db
 
+T = TypeVar("T", bound=Callable[[], None])
+
 
 def after_commit(callback: Callable[[], None]) -> None:
     """Run ``callback`` once the current request or job has committed (e.g. to send mail)."""
     g.setdefault("after_commit", []).append(callback)
+
+
+def after_commit_shared(callback_type: type[T]) -> T:
+    """The ``callback_type`` callback of this transaction, registered now if there is none yet.
+
+    For work that is cheaper done once for the whole transaction (sending every email it
+    queued over one connection): callers add to the one instance. Dropped on rollback.
+    """
+    callbacks = g.setdefault("after_commit", [])
+    callback = next((c for c in callbacks if isinstance(c, callback_type)), None)
+    if callback is None:
+        callback = callback_type()
+        callbacks.append(callback)
+    return callback
 
 
 def run_after_commit() -> None:

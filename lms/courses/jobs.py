@@ -81,30 +81,28 @@ def send_cohort_reminders(now: dt.datetime) -> dict[str, int]:
     due = []
     for enrolment in db.session.scalars(statement).unique().all():
         days_left = (enrolment.cohort.starts_on - day).days
-        due += [(enrolment, name, days_left) for name, window in REMINDERS if days_left in window]
-    sent_before = already_notified(
-        notification_key(COHORT_STARTING.name, *_about(enrolment, name)) for enrolment, name, _days in due
-    )
+        for name, window in REMINDERS:
+            if days_left in window:
+                about, occasion = _about(enrolment, name)
+                key = notification_key(COHORT_STARTING.name, about, enrolment.user_id, occasion)
+                due.append((enrolment, about, occasion, days_left, key))
+    sent_before = already_notified(key for *_, key in due)
     sent, cohorts = 0, set()
-    for enrolment, name, days_left in due:
-        about, recipient_id, occasion = _about(enrolment, name)
-        if notification_key(COHORT_STARTING.name, about, recipient_id, occasion) in sent_before:
-            continue
-        if _remind(enrolment, name, days_left):
+    for enrolment, about, occasion, days_left, key in due:
+        if key not in sent_before and _remind(enrolment, about, occasion, days_left):
             sent += 1
             cohorts.add(enrolment.cohort_id)
     return {"reminders": sent, "cohorts": len(cohorts)}
 
 
-def _about(enrolment: Enrolment, name: str) -> tuple[str, int, str]:
-    """A reminder's subject, recipient and occasion (the start date, so a moved start reminds again)."""
+def _about(enrolment: Enrolment, name: str) -> tuple[str, str]:
+    """A reminder's subject and occasion (the start date, so a moved start reminds again)."""
     cohort = enrolment.cohort
-    return f"cohort-{cohort.id}", enrolment.user_id, f"{cohort.starts_on.isoformat()}-{name}"
+    return f"cohort-{cohort.id}", f"{cohort.starts_on.isoformat()}-{name}"
 
 
-def _remind(enrolment: Enrolment, name: str, days_left: int) -> bool:
+def _remind(enrolment: Enrolment, about: str, occasion: str, days_left: int) -> bool:
     cohort = enrolment.cohort
-    about, _recipient_id, occasion = _about(enrolment, name)
     when = {0: "today", 1: "tomorrow"}.get(days_left, f"in {days_left} days")
     where = f" Where: {cohort.location}." if cohort.location else ""
     return (

@@ -193,6 +193,26 @@ def sleeping_run(marker_dir: Path, pid: int) -> dict | None:
     return None
 
 
+def start_slow_schedulers(schedulers, app, url: str, smtp_sink, markers: Path, count: int, days: int):
+    """Start ``count`` schedulers with slow reminder runs; return them and the active one's pid.
+
+    It returns once the first reminders are out and a reminder run sleeps with uncommitted work.
+    """
+    processes = schedulers.start(
+        count,
+        database_url=url,
+        smtp_port=smtp_sink.port,
+        start=time.time() + STARTUP,
+        days=days,
+        slow=SLOW,
+        marker_dir=markers,
+    )
+    first = wait_for(lambda: lease_pid(app), 30, "a scheduler to become active")
+    wait_for(lambda: smtp_sink.total() >= PEOPLE, 30, "the first reminders to be delivered")
+    wait_for(lambda: sleeping_run(markers, first), 20, "a reminder run with uncommitted work", interval=0.02)
+    return processes, first
+
+
 def test_three_schedulers_deliver_every_reminder_exactly_once(fault_database, smtp_sink, schedulers):
     days = 6
     app = fault_app(fault_database)
@@ -233,21 +253,9 @@ def test_a_standby_takes_over_when_the_active_scheduler_is_killed_mid_run(
     app = fault_app(fault_database)
     emails = make_people(app)
     expected = every_reminder(emails, days)
-    processes = schedulers.start(
-        3,
-        database_url=fault_database,
-        smtp_port=smtp_sink.port,
-        start=time.time() + STARTUP,
-        days=days,
-        slow=SLOW,
-        marker_dir=markers,
-    )
-    first = wait_for(lambda: lease_pid(app), 30, "a scheduler to become active")
-    wait_for(lambda: smtp_sink.total() >= PEOPLE, 30, "the first reminders to be delivered")
-
     # Kill it while a reminder run sleeps with new notifications not yet committed (and no
     # delivery under way: a slow run holds the delivery job off while it sleeps).
-    wait_for(lambda: sleeping_run(markers, first), 20, "a reminder run with uncommitted work", interval=0.02)
+    processes, first = start_slow_schedulers(schedulers, app, fault_database, smtp_sink, markers, 3, days)
     victim = schedulers.by_pid(first)
     victim.send_signal(signal.SIGKILL)
     killed_at = time.time()
@@ -347,18 +355,7 @@ def test_schedulers_carry_on_after_postgresql_restarts_and_pages_answer_503_mean
     expected = every_reminder(emails, days)
     client, api_headers = signed_in_reader(app)
 
-    processes = schedulers.start(
-        2,
-        database_url=url,
-        smtp_port=smtp_sink.port,
-        start=time.time() + STARTUP,
-        days=days,
-        slow=SLOW,
-        marker_dir=markers,
-    )
-    first = wait_for(lambda: lease_pid(app), 30, "a scheduler to become active")
-    wait_for(lambda: smtp_sink.total() >= PEOPLE, 30, "the first reminders to be delivered")
-    wait_for(lambda: sleeping_run(markers, first), 20, "a reminder run with uncommitted work", interval=0.02)
+    processes, first = start_slow_schedulers(schedulers, app, url, smtp_sink, markers, 2, days)
 
     pg_cluster.stop("fast")
     stopped_at = time.time()
