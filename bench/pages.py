@@ -1,4 +1,4 @@
-"""Throughput and latency of the trainee and cohort pages under concurrent load.
+"""Throughput and latency of the trainee, cohort and marking pages under concurrent load.
 
 Loads the size-``l`` data set into a throwaway PostgreSQL database, serves the app with
 gunicorn (several workers), signs in, and drives each page with N concurrent clients for a
@@ -75,11 +75,14 @@ def prepare(database: str, size: str, reuse: bool, env: dict) -> None:
 
 
 def pick_targets(url: str) -> dict:
-    """Choose the busiest trainee, one of their courses and its first module, and the largest cohort."""
+    """Choose the busiest trainee, one of their courses and its first module, the largest cohort,
+    and the assessor with the fullest marking queue with one of their submissions that has a rubric mark.
+    """
     from sqlalchemy import func, select
 
     from lms import create_app
     from lms.accounts.models import User, UserRole
+    from lms.assessments.models import Mark, MarkingState, Submission, SubmissionStatus
     from lms.courses.models import Enrolment, EnrolmentStatus, Module
     from lms.extensions import db
     from lms.permissions import Role
@@ -106,6 +109,26 @@ def pick_targets(url: str) -> dict:
             per_cohort.order_by(func.count().desc(), Enrolment.cohort_id).limit(1)
         ).one()
         admins = select(User).join(UserRole).where(UserRole.role == Role.ADMIN).order_by(User.id)
+        # The marking queue lists what is allocated and not yet released, so its fullest one is
+        # the assessor with the most such submissions; the marking page, one of theirs with a
+        # finished rubric mark (in marking if none is finished).
+        open_work = (
+            select(Submission.marker_id, func.count())
+            .where(Submission.status == SubmissionStatus.SUBMITTED, Submission.state != MarkingState.RELEASED)
+            .group_by(Submission.marker_id)
+        )
+        assessor_id, queue_size = db.session.execute(
+            open_work.order_by(func.count().desc(), Submission.marker_id).limit(1)
+        ).one()
+        marked = (
+            select(Submission.id)
+            .join(Mark, Mark.submission_id == Submission.id)
+            .where(
+                Submission.marker_id == assessor_id,
+                Submission.state.in_([MarkingState.MARKED, MarkingState.IN_MARKING]),
+            )
+            .order_by(Mark.completed_at.is_(None), Submission.id)
+        )
         targets = {
             "trainee": db.session.get(User, user_id).email,
             "enrolments": count,
@@ -114,6 +137,9 @@ def pick_targets(url: str) -> dict:
             "cohort_id": cohort_id,
             "cohort_size": cohort_size,
             "admin": db.session.scalars(admins).first().email,
+            "assessor": db.session.get(User, assessor_id).email,
+            "queue_size": queue_size,
+            "marked_submission_id": db.session.scalars(marked.limit(1)).first(),
         }
         db.engine.dispose()
     return targets
@@ -326,6 +352,16 @@ def main() -> None:
                 f"cohort progress ({targets['cohort_size']} enrolled)",
                 f"/manage/cohorts/{targets['cohort_id']}/progress",
                 targets["admin"],
+            ),
+            (
+                f"marking queue ({targets['queue_size']} to see through)",
+                "/marking",
+                targets["assessor"],
+            ),
+            (
+                "marking page (rubric mark)",
+                f"/marking/submissions/{targets['marked_submission_id']}",
+                targets["assessor"],
             ),
         ]
         results = []

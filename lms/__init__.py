@@ -135,7 +135,7 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
-    from lms import courses, jobs, notifications
+    from lms import assessments, courses, jobs, notifications
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.api import init_api
@@ -147,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
     notifications.init_app(app)
     jobs.init_app(app)
     courses.init_app(app)
+    assessments.init_app(app)
     init_api(app)
 
 

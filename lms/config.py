@@ -59,6 +59,11 @@ DEFAULTS: dict[str, object] = {
     # Enrolments still active this many days after their cohort ended, with no activity for
     # as long, become lapsed.
     "LAPSE_AFTER_DAYS": 60,
+    # Marking still not done this many days after its marking due date is escalated to admins.
+    "MARKING_ESCALATE_AFTER_DAYS": 7,
+    # A referred trainee has this many days from the release of the referral to resubmit
+    # (when that is later than the assignment's due date).
+    "RESUBMISSION_DAYS": 28,
     # Storage housekeeping: orphaned files and bulk-enrolment problem reports older than
     # this are deleted.
     "STORAGE_ORPHAN_DAYS": 7,

@@ -82,10 +82,15 @@ def configure_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def enum_column(enum_cls: type[enum.Enum], length: int = 30) -> Enum:
-    """A portable enum column that stores the members' values, checked by a constraint."""
+def enum_column(enum_cls: type[enum.Enum], length: int = 30, name: str | None = None) -> Enum:
+    """A portable enum column that stores the members' values, checked by a constraint.
+
+    The constraint is named after the enum (``ck_<table>_<enum>``); a table with two columns
+    of one enum gives each its own ``name`` (PostgreSQL refuses two constraints of one name).
+    """
     return Enum(
         enum_cls,
+        name=name or enum_cls.__name__.lower(),
         native_enum=False,
         length=length,
         validate_strings=True,

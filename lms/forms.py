@@ -6,7 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field, FieldList, FormField, SelectMultipleField, SubmitField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from lms.errors import InvalidInput
+from lms.errors import DomainError
+from lms.extensions import db
 from lms.text import text_problem
 
 
@@ -57,7 +58,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def apply_domain_errors(form: FlaskForm, error: InvalidInput) -> None:
+def apply_domain_errors(form: FlaskForm, error: DomainError) -> None:
     """Show a service's field errors on the form's fields (or as a form-level error)."""
     for field_name, messages in (error.fields or {"": [error.message]}).items():
         field = getattr(form, field_name, None)
@@ -65,3 +66,9 @@ def apply_domain_errors(form: FlaskForm, error: InvalidInput) -> None:
             field.errors = [*field.errors, *messages]
         else:
             form.form_errors.extend(messages)
+
+
+def refuse(form: FlaskForm, error: DomainError) -> None:
+    """Undo what a refusing service may have flushed, and show why on the form to re-show it."""
+    db.session.rollback()
+    apply_domain_errors(form, error)

@@ -1,6 +1,20 @@
 """Every model, imported in one place so that the metadata (and Alembic) sees all tables."""
 
 from lms.accounts.models import ApiToken, User, UserRole, UserSession
+from lms.assessments.models import (
+    Assignment,
+    Criterion,
+    Extension,
+    GradeChange,
+    Level,
+    Mark,
+    MarkScore,
+    Moderation,
+    Participant,
+    SchemeVersion,
+    Submission,
+    SubmissionFile,
+)
 from lms.audit import AuditEntry
 from lms.courses.models import (
     CheckAttempt,
@@ -23,15 +37,23 @@ from lms.storage.models import StoredBlob, StoredFile
 
 __all__ = [
     "ApiToken",
+    "Assignment",
     "AuditEntry",
     "CheckAttempt",
     "Cohort",
     "Course",
     "CreditRule",
+    "Criterion",
     "Enrolment",
+    "Extension",
+    "GradeChange",
     "JobRequest",
     "JobRun",
     "KnowledgeCheck",
+    "Level",
+    "Mark",
+    "MarkScore",
+    "Moderation",
     "Module",
     "ModuleProgress",
     "ModuleResource",
@@ -40,10 +62,14 @@ __all__ = [
     "Option",
     "Organisation",
     "OutboundEmail",
+    "Participant",
     "Question",
     "SchedulerLease",
+    "SchemeVersion",
     "StoredBlob",
     "StoredFile",
+    "Submission",
+    "SubmissionFile",
     "User",
     "UserRole",
     "UserSession",

@@ -15,6 +15,7 @@ import datetime as dt
 
 from lms import mail
 from lms.accounts.services import people_with_roles
+from lms.assessments import jobs as assessments
 from lms.courses import jobs as courses
 from lms.jobs.registry import Job, daily, every, weekly
 from lms.jobs.runner import prune_runs
@@ -69,6 +70,27 @@ JOBS: list[Job] = [
         courses.send_cohort_reminders,
         daily(7, 0),
         "Reminds trainees with a place in a cohort a week before it starts and the day before.",
+    ),
+    Job(
+        "send_assignment_reminders",
+        assessments.send_due_reminders,
+        daily(7, 10),
+        "Reminds trainees who have not handed in an assignment 7 days and 1 day before it is due "
+        "(their extension's date, if they have one).",
+    ),
+    Job(
+        "send_marking_alerts",
+        assessments.send_marking_alerts,
+        daily(8, 0),
+        "Tells assessors of marking past its due date, and administrators once it is "
+        "MARKING_ESCALATE_AFTER_DAYS (7) past.",
+    ),
+    Job(
+        "send_moderation_reminders",
+        assessments.send_moderation_reminders,
+        daily(8, 10),
+        "Reminds moderators of marks waiting for moderation for 3 days or more, and "
+        "administrators when no moderator is chosen.",
     ),
 ]
 

@@ -27,7 +27,12 @@ from lms.extensions import db as _db
 PASSWORD = "correct horse battery"
 
 #: Each area's factories, for every test whatever its folder (see tests/README.md).
-pytest_plugins = ("tests.accounts.factories", "tests.organisations.factories", "tests.courses.factories")
+pytest_plugins = (
+    "tests.accounts.factories",
+    "tests.organisations.factories",
+    "tests.courses.factories",
+    "tests.assessments.factories",
+)
 
 
 def _postgres_database(base_url: str, worker: str):

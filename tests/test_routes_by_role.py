@@ -125,6 +125,64 @@ ACCESS: dict[str, object] = {
     "api_notifications.unread_count": ANY,
     "api_notifications.mark_read": ANY,
     "api_notifications.mark_all_read": ANY,
+    # assessments: the trainee's assignments, drafts, files and submitting
+    "assessments.mine": {T},
+    "assessments.assignment": ANY,
+    "assessments.save_draft": {T},
+    "assessments.add_file": {T},
+    "assessments.remove_file": {T},
+    "assessments.submit": {T},
+    # handed-in files and feedback: the trainee, their marker and moderator, admins (checked per object)
+    "assessments.download": ANY,
+    "assessments.feedback_file": ANY,
+    # marking: assessors (and admins) on the work allocated to them or for them to moderate
+    "marking.queue": {S, A},
+    "marking.moderation_queue": {S, A},
+    "marking.mark": {S, A},
+    "marking.moderate": {S, A},
+    "marking.extension": {S, A},
+    "marking.worksheet_csv": {S, A},
+    "marking.worksheet_xlsx": {S, A},
+    "marking.worksheet_upload": {S, A},
+    # assessments: building, allocating, releasing, extensions, grade history, overview
+    "assessment_admin.assignments": {A},
+    "assessment_admin.create": {A},
+    "assessment_admin.edit": {A},
+    "assessment_admin.scheme": {A},
+    "assessment_admin.pool": {A},
+    "assessment_admin.submissions": {A},
+    "assessment_admin.bulk": {A},
+    "assessment_admin.reveal": {A},
+    "assessment_admin.moderator": {A},
+    "assessment_admin.extensions": {A},
+    "assessment_admin.grade_history": {A},
+    "assessment_admin.grade_history_csv": {A},
+    "assessment_admin.overview": {A},
+    # assessments: API
+    "api_assignments.list_assignments": {T, S, A},
+    "api_assignments.create_assignment": {A},
+    "api_assignments.get_assignment_view": {T, S, A},
+    "api_assignments.update_assignment": {A},
+    "api_assignments.get_scheme": {T, S, A},
+    "api_assignments.put_scheme": {A},
+    "api_assignments.list_attempts": {T},
+    "api_assignments.save_draft": {T},
+    "api_assignments.add_file": {T},
+    "api_assignments.remove_file": {T},
+    "api_assignments.submit": {T},
+    "api_assignments.list_submissions": {A},
+    "api_assignments.list_extensions": {A},
+    "api_assignments.create_extension": {A},
+    "api_assignments.grade_history": {A},
+    "api_submissions.marking_queue": {S, A},
+    "api_submissions.get_submission": {T, S, A},
+    "api_submissions.put_mark": {S, A},
+    "api_submissions.moderate": {S, A},
+    "api_submissions.grant_extension": {S, A},
+    "api_submissions.release": {A},
+    "api_submissions.allocate": {A},
+    "api_assessor_pools.get_pool": {A},
+    "api_assessor_pools.put_pool": {A},
 }
 
 
@@ -139,6 +197,10 @@ class ObjectCase:
     unrelated_status: int = 404
     #: a well-formed JSON body, so that the object check (not input validation) answers
     body: dict | None = None
+    #: a multipart body instead: field -> (filename, bytes)
+    files: dict | None = None
+    #: URL argument -> the key of ``_owned_objects`` to fill it from (``file_id`` of the draft, say)
+    aliases: dict | None = None
 
 
 #: endpoint -> the object-level rule to prove, for routes whose URL names someone's object.
@@ -159,6 +221,36 @@ OBJECT_LEVEL: dict[str, ObjectCase] = {
     "api_enrolments.submit_knowledge_check": ObjectCase(T, body={"answers": {"1": 1}}),
     "notifications.mark_read": ObjectCase(T),
     "api_notifications.mark_read": ObjectCase(T),
+    # assessments: another trainee's assignment, attempt, file or feedback is not found
+    "assessments.assignment": ObjectCase(T),
+    "assessments.save_draft": ObjectCase(T),
+    "assessments.add_file": ObjectCase(T),
+    "assessments.remove_file": ObjectCase(T, aliases={"file_id": "draft_file_id"}),
+    "assessments.submit": ObjectCase(T),
+    "assessments.download": (ObjectCase(T), ObjectCase(S)),
+    "assessments.feedback_file": ObjectCase(T),
+    # marking: an assessor the work is not allocated to (nor in their moderation sample) finds nothing
+    "marking.mark": ObjectCase(S),
+    "marking.moderate": ObjectCase(S, aliases={"submission_id": "moderated_submission_id"}),
+    "marking.extension": ObjectCase(S),
+    "marking.worksheet_csv": ObjectCase(S),
+    "marking.worksheet_xlsx": ObjectCase(S),
+    "marking.worksheet_upload": ObjectCase(S),
+    "api_assignments.get_assignment_view": (ObjectCase(T), ObjectCase(S)),
+    "api_assignments.get_scheme": (ObjectCase(T), ObjectCase(S)),
+    "api_assignments.list_attempts": ObjectCase(T),
+    "api_assignments.save_draft": ObjectCase(T, body={"text": "Mine now", "revision": 0}),
+    "api_assignments.add_file": ObjectCase(T, files={"file": ("more.txt", b"More of my work.")}),
+    "api_assignments.remove_file": ObjectCase(T, aliases={"file_id": "draft_file_id"}),
+    "api_assignments.submit": ObjectCase(T, body={"declaration": True}),
+    "api_submissions.get_submission": (ObjectCase(T), ObjectCase(S)),
+    "api_submissions.put_mark": ObjectCase(S, body={"levels": {}, "version": None}),
+    "api_submissions.moderate": ObjectCase(
+        S, body={"decision": "agreed", "version": 1}, aliases={"submission_id": "moderated_submission_id"}
+    ),
+    "api_submissions.grant_extension": ObjectCase(
+        S, body={"due_at": "2099-01-01T09:00:00Z", "reason": "Illness"}
+    ),
 }
 
 IDENTITIES = ["anonymous", *Role]
@@ -197,7 +289,7 @@ def test_every_route_is_in_the_table_and_declares_the_same_rule(app):
 
 
 @pytest.fixture
-def world(db, make_user, make_token, make_course, make_cohort):
+def world(db, make_user, make_token, make_course, make_cohort, make_assignment, make_pool, make_submission):
     """One user per role, each with an API token, and objects for URL parameters."""
     from lms.accounts.services import make_password_token
 
@@ -206,6 +298,11 @@ def world(db, make_user, make_token, make_course, make_cohort):
     owner_token, _plain = make_token(people[T], name="owned by the trainee")
     subject = make_user(T, name="Subject of admin pages")
     course, module, cohort, resource, enrolment = _course_objects(people[T], make_course, make_cohort)
+    # The trainee's submitted attempt, with a file, allocated to the assessor.
+    make_pool(course, people=[people[S]])
+    assignment = make_assignment(course, file_types=["txt"])
+    submission = make_submission(assignment, people[T], files=[("case.txt", b"My case study.")])
+    (submitted_file,) = _files_of(submission)
     values = {
         "user_id": subject.id,
         "token_id": owner_token.id,
@@ -219,9 +316,18 @@ def world(db, make_user, make_token, make_course, make_cohort):
         "report_id": 1,
         "name": "prune_mail",
         "message_id": 1,
+        "assignment_id": assignment.id,
+        "submission_id": submission.id,
+        "file_id": submitted_file.id,
     }
     db.session.commit()
     return people, tokens, values
+
+
+def _files_of(submission):
+    from lms.assessments.submissions import files_of
+
+    return files_of([submission.id])[submission.id]
 
 
 def _course_objects(trainee, make_course, make_cohort):
@@ -237,7 +343,8 @@ def _course_objects(trainee, make_course, make_cohort):
     return course, module, cohort, resource, enrolment
 
 
-def _url(rule, values) -> str:
+def _url(rule, values, aliases=None) -> str:
+    values = {**values, **{arg: values[key] for arg, key in (aliases or {}).items()}}
     missing = [arg for arg in rule.arguments if arg not in values]
     assert not missing, f"{rule.endpoint}: add an example value for {missing} to the world fixture"
     url = rule.rule
@@ -246,9 +353,13 @@ def _url(rule, values) -> str:
     return url
 
 
-def _call(client, method, url, bearer=None, body=None):
+def _call(client, method, url, bearer=None, body=None, files=None):
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
     kwargs = {"json": body or {}} if url.startswith("/api/") and method in {"POST", "PATCH", "PUT"} else {}
+    if files:
+        import io
+
+        kwargs = {"data": {field: (io.BytesIO(data), name) for field, (name, data) in files.items()}}
     return client.open(url, method=method, headers=headers, **kwargs)
 
 
@@ -285,26 +396,80 @@ def test_every_route_answers_each_role_as_declared(app, world, login_as):
     assert not problems, "\n".join(problems)
 
 
-def _owned_objects(owner, make_token, make_course, make_cohort):
+def _owned_objects(owner, make_token, make_course, make_cohort, assessment_objects):
     """Objects belonging to ``owner`` for every URL parameter of the object-level routes."""
     from lms.courses import content
     from lms.notifications.services import notify
     from lms.storage import services as storage
 
     token, _plain = make_token(owner)
-    course, module, _cohort, _link, enrolment = _course_objects(owner, make_course, make_cohort)
-    content.save_knowledge_check(None, module, 50, [content.QuestionInput("Q", ["a", "b"], 0)])
-    stored = storage.save(b"handout", "handout.txt", "text/plain")
-    resource = content.save_resource(module, title="Handout", stored_file=stored)
     notification = notify(owner, "storage_mismatch", about=f"owned-{owner.id}", title="A file changed")
-    return {
-        "token_id": token.id,
-        "course_id": course.id,
-        "module_id": module.id,
-        "resource_id": resource.id,
-        "enrolment_id": enrolment.id,
-        "notification_id": notification.id,
-    }
+    values = {"token_id": token.id, "notification_id": notification.id}
+    if owner.has_role(T):
+        course, module, _cohort, _link, enrolment = _course_objects(owner, make_course, make_cohort)
+        content.save_knowledge_check(None, module, 50, [content.QuestionInput("Q", ["a", "b"], 0)])
+        stored = storage.save(b"handout", "handout.txt", "text/plain")
+        resource = content.save_resource(module, title="Handout", stored_file=stored)
+        values |= {
+            "course_id": course.id,
+            "module_id": module.id,
+            "resource_id": resource.id,
+            "enrolment_id": enrolment.id,
+        }
+    return values | assessment_objects(owner)
+
+
+@pytest.fixture
+def assessment_objects(
+    make_course, make_assignment, make_pool, make_submission, make_user, assessments_admin
+):
+    """``owner`` -> their assessment objects.
+
+    A trainee: an assignment with a released, referred first attempt (a file, a feedback file)
+    and a second attempt in draft with a file (``draft_file_id``). An assessor: a submission
+    allocated to them, and another (``moderated_submission_id``) in their moderation sample.
+    """
+    import io
+
+    from lms.assessments import marking, submissions
+    from lms.assessments.allocation import allocate
+    from tests.assessments.factories import finish_mark
+
+    def build(owner):
+        course = make_course(modules=0)
+        if owner.has_role(T):
+            (marker,) = make_pool(course, 1)
+            assignment = make_assignment(course, file_types=["txt"], max_files=3)
+            first = make_submission(assignment, owner, files=[("case.txt", b"My case study.")])
+            feedback = io.BytesIO(b"Link it to the principles.")
+            feedback.filename = "feedback.txt"
+            finish_mark(marker, first, [5, 0], feedback_upload=feedback)
+            marking.release(assessments_admin, [first])
+            draft = submissions.open_draft(owner, assignment)
+            draft_file = submissions.add_file(owner, draft, io.BytesIO(b"Second go."), "second.txt")
+            return {
+                "assignment_id": assignment.id,
+                "submission_id": first.id,
+                "file_id": _files_of(first)[0].id,
+                "draft_file_id": draft_file.id,
+            }
+        other = make_user(S)
+        make_pool(course, people=[owner, other])
+        assignment = make_assignment(course, file_types=["txt"], is_moderated=True, moderation_share=0)
+        work = make_submission(assignment, files=[("case.txt", b"Someone's case study.")])
+        sampled = make_submission(assignment)
+        allocate(assessments_admin, [work], owner)
+        allocate(assessments_admin, [sampled], other)
+        finish_mark(other, sampled, [5, 0])  # a referral: sampled, and the owner is the only other assessor
+        assert sampled.moderator_id == owner.id
+        return {
+            "assignment_id": assignment.id,
+            "submission_id": work.id,
+            "file_id": _files_of(work)[0].id,
+            "moderated_submission_id": sampled.id,
+        }
+
+    return build
 
 
 def _row_counts(db):
@@ -318,15 +483,21 @@ def _row_counts(db):
     }
 
 
-def test_object_level_rules(app, db, make_user, make_token, make_course, make_cohort):
+def _object_cases():
+    for endpoint, cases in OBJECT_LEVEL.items():
+        for case in cases if isinstance(cases, tuple) else (cases,):
+            yield endpoint, case
+
+
+def test_object_level_rules(app, db, make_user, make_token, make_course, make_cohort, assessment_objects):
     problems = []
-    for endpoint, case in OBJECT_LEVEL.items():
+    for endpoint, case in _object_cases():
         rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
         method = "POST" if "POST" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         owner, stranger = make_user(case.owner_role), make_user(case.owner_role)
-        values = _owned_objects(owner, make_token, make_course, make_cohort)
+        values = _owned_objects(owner, make_token, make_course, make_cohort, assessment_objects)
         db.session.commit()
-        url = _url(rule, values)
+        url = _url(rule, values, case.aliases)
         for who, actor in (("unrelated", stranger), ("owner", owner)):
             client = app.test_client()
             bearer = None
@@ -338,7 +509,7 @@ def test_object_level_rules(app, db, make_user, make_token, make_course, make_co
                     "/account/login", data={"email": actor.email, "password": "correct horse battery"}
                 )
             before = _row_counts(db)
-            status = _call(client, method, url, bearer, case.body).status_code
+            status = _call(client, method, url, bearer, case.body, case.files).status_code
             db.session.expire_all()
             if who == "unrelated":
                 if status != case.unrelated_status:

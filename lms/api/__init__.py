@@ -253,7 +253,7 @@ def init_api(app: Flask) -> None:
     declare_endpoint(app, "api-docs.openapi_json", PUBLIC)
     app.before_request(check_api_request)
 
-    from lms.api import accounts, courses, docs, notifications
+    from lms.api import accounts, assessments, courses, docs, notifications
 
     app.register_blueprint(docs.bp)
     for blueprint in (
@@ -264,5 +264,6 @@ def init_api(app: Flask) -> None:
         courses.cohorts_blp,
         courses.enrolments_blp,
         notifications.blp,
+        *assessments.BLUEPRINTS,
     ):
         api.register_blueprint(blueprint)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -103,6 +103,12 @@ def enrol(actor, user, course: Course, cohort: Cohort | None = None) -> Enrolmen
     enrolment = db.session.scalar(
         select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)
     )
+    if enrolment is not None and enrolment.status == EnrolmentStatus.NOT_COMPLETED:
+        who = "You" if is_self else user.name
+        raise Conflict(
+            f"{who} did not complete {course.title}: a requirement can no longer be met. "
+            "The programme team decides what happens next."
+        )
     if enrolment is not None and not enrolment.status.is_ended:
         who = "You are" if is_self else f"{user.name} is"
         raise Conflict(f"{who} already enrolled on {course.title} ({enrolment.status.label.lower()}).")
@@ -259,6 +265,34 @@ def record_lapse(enrolment: Enrolment, before: EnrolmentStatus, days: int) -> No
         release_seat(enrolment.cohort)
 
 
+def end_not_completed(actor, enrolment: Enrolment, reason: str) -> bool:
+    """End an active enrolment as not completed (another area's requirement can no longer be met).
+
+    The place is given back; the progress and history are kept. Returns whether it changed
+    (a conditional update: two callers cannot both end it).
+    """
+    result = db.session.execute(
+        update(Enrolment)
+        .where(Enrolment.id == enrolment.id, Enrolment.status == EnrolmentStatus.ACTIVE)
+        .values(status=EnrolmentStatus.NOT_COMPLETED, withdrawn_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(enrolment, ["status", "withdrawn_at"])
+    if result.rowcount != 1:
+        return False
+    audit.record(
+        actor,
+        "enrolment.not_completed",
+        enrolment,
+        before={"status": "active"},
+        after={"status": "not_completed", "reason": reason[:500]},
+    )
+    if enrolment.cohort is not None:
+        release_seat(enrolment.cohort)
+        promote_waiting_list(enrolment.cohort)
+    return True
+
+
 def withdraw(actor, enrolment: Enrolment, reason: str = "") -> None:
     """Withdraw from a course; the enrolment, its progress and history are kept.
 
@@ -269,7 +303,7 @@ def withdraw(actor, enrolment: Enrolment, reason: str = "") -> None:
         raise NotFound("No such enrolment.")
     if enrolment.status == EnrolmentStatus.COMPLETED:
         raise Conflict("This course is completed; a completed enrolment cannot be withdrawn.")
-    if enrolment.status.is_ended:
+    if enrolment.status.is_ended or enrolment.status == EnrolmentStatus.NOT_COMPLETED:
         raise Conflict("This enrolment has already ended.")
     held_seat = enrolment.status == EnrolmentStatus.ACTIVE
     before = str(enrolment.status)

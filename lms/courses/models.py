@@ -57,11 +57,15 @@ class EnrolmentStatus(enum.StrEnum):
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
     LAPSED = "lapsed"
+    #: Ended without completing: a requirement can no longer be met (the last attempt failed).
+    #: Final: it is not taken up again by enrolling (the attempts are used).
+    NOT_COMPLETED = "not_completed"
 
     @property
     def label(self) -> str:
         """Human name."""
-        return {"waitlisted": "On the waiting list"}.get(self.value, self.value.capitalize())
+        labels = {"waitlisted": "On the waiting list", "not_completed": "Not completed"}
+        return labels.get(self.value, self.value.capitalize())
 
     @property
     def is_current(self) -> bool:

@@ -40,6 +40,7 @@ STATUS_ORDER = (
     EnrolmentStatus.COMPLETED,
     EnrolmentStatus.WITHDRAWN,
     EnrolmentStatus.LAPSED,
+    EnrolmentStatus.NOT_COMPLETED,
 )
 
 

@@ -34,6 +34,7 @@ from lms.courses.progress import (
     open_module,
     submit_knowledge_check,
 )
+from lms.courses.sections import course_sections
 from lms.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.forms import apply_domain_errors
@@ -107,6 +108,7 @@ def _render_course(course, *, refusal: str | None = None, enrol_form=None, statu
             has_cohorts=has_cohorts(course),
             enrol_form=enrol_form or EnrolForm(formdata=None),
             refusal=refusal,
+            sections=course_sections(course, current_user, enrolment),
         ),
         status,
     )

@@ -52,9 +52,10 @@ def demo_course(code: str) -> DemoCourse:
 
 #: Staff of the demo org manager's organisation on the practitioner programme:
 #: ``(email, name, modules completed on M-PACT, completed Trauma Informed Practice)``.
-#: Nobody completes M-PACT here: its completion also needs the assignment (assessments area).
+#: Nobody completes M-PACT here: its completion also needs the assignment. Aoife Brennan has done
+#: every module, so the pass that seed-demo's assessments seeder releases completes her programme.
 DEMO_STAFF = (
-    ("aoife.brennan@example.org", "Aoife Brennan", 6, True),
+    ("aoife.brennan@example.org", "Aoife Brennan", 7, True),
     ("declan.murray@example.org", "Declan Murray", 4, True),
     ("niamh.kelly@example.org", "Niamh Kelly", 2, False),
     ("ciaran.doyle@example.org", "Ciarán Doyle", 0, False),

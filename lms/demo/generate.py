@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, scoped_session
 from werkzeug.security import generate_password_hash
 
 from lms.accounts.models import PASSWORD_METHOD
+from lms.demo.generate_assessments import generate_assessments
 from lms.demo.generate_courses import generate_cohorts, generate_courses
 from lms.demo.generate_enrolments import generate_enrolments
 from lms.demo.generate_people import generate_organisations, generate_users
@@ -75,6 +76,7 @@ def steps() -> tuple[Step, ...]:
         Step("cohorts", generate_cohorts),
         Step("enrolments", generate_enrolments),
         Step("progress", generate_progress),
+        Step("assessments", generate_assessments),
     )
 
 

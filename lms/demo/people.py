@@ -15,6 +15,8 @@ DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (public demo credentials, pr
 
 DEMO_TRAINEE = "trainee@example.org"
 DEMO_ASSESSOR = "assessor@example.org"
+#: The second marker of the practitioner programme, so that moderation has someone to do it.
+DEMO_SECOND_ASSESSOR = "second.assessor@example.org"
 DEMO_LIAISON = "liaison@example.org"
 DEMO_MANAGER = "manager@example.org"
 DEMO_ADMIN = "admin@example.org"
@@ -34,6 +36,7 @@ ORGANISATIONS = [
 DEMO_USERS = [
     (DEMO_TRAINEE, "Sam Trainee", (Role.TRAINEE,), "The Alcohol Forum"),
     (DEMO_ASSESSOR, "Alex Assessor", (Role.ASSESSOR,), "Action on Addiction"),
+    (DEMO_SECOND_ASSESSOR, "Priya Shah", (Role.ASSESSOR,), "Action on Addiction"),
     (DEMO_LIAISON, "Lee Liaison", (Role.LIAISON,), "University of Bath"),
     (DEMO_MANAGER, "Morgan Manager", (Role.ORG_MANAGER,), "The Alcohol Forum"),
     (DEMO_ADMIN, "Ada Admin", (Role.ADMIN,), "Action on Addiction"),

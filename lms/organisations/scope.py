@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, false
+from sqlalchemy import ColumnElement, Select, false, select
 
-from lms.accounts.models import User
+from lms.accounts.models import User, UserRole
 from lms.errors import NotAllowed, NotFound
 from lms.extensions import db
 from lms.organisations.models import Organisation
@@ -29,6 +29,24 @@ def manages(actor, user) -> bool:
     """Whether ``actor`` acts for ``user`` as their organisation's manager (admins: see ``is_admin``)."""
     organisation_id = managed_organisation_id(actor)
     return organisation_id is not None and organisation_id == user.organisation_id
+
+
+def managers_of(user) -> list[User]:
+    """The active organisation managers of ``user``'s organisation (not ``user``), by name."""
+    if user.organisation_id is None:
+        return []
+    statement = (
+        select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            UserRole.role == Role.ORG_MANAGER,
+            User.organisation_id == user.organisation_id,
+            User.id != user.id,
+            User.is_active_account.is_(True),
+        )
+        .order_by(User.name, User.id)
+    )
+    return list(db.session.scalars(statement))
 
 
 def managed_people(actor) -> ColumnElement[bool] | None:

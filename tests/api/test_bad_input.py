@@ -52,6 +52,9 @@ PATH_VALUES: dict[str, Callable[[Maker, dict], object]] = {
     "cohort_id": lambda m, _values: m.make_cohort(m.make_course()).id,
     "enrolment_id": lambda m, _values: m.make_enrolment(m.admin, m.make_course()).id,
     "notification_id": lambda m, _values: _notification_id(m),
+    "assignment_id": lambda m, _values: m.make_assignment().id,
+    "submission_id": lambda m, _values: m.make_submission(m.make_assignment()).id,
+    "file_id": lambda m, values: _draft_file_id(m, values),
 }
 
 _notified = itertools.count(1)
@@ -62,6 +65,20 @@ def _notification_id(m: Maker) -> int:
     from lms.notifications.services import notify
 
     return notify(m.admin, "storage_mismatch", about=f"path-{next(_notified)}", title="A file changed").id
+
+
+def _draft_file_id(m: Maker, values: dict) -> int:
+    """A file on the caller's own draft of the assignment named before it in the URL."""
+    import io
+
+    from lms.assessments import submissions
+    from lms.assessments.models import Assignment
+
+    assignment = _db.session.get(Assignment, values["assignment_id"])
+    if submissions.current_enrolment(m.admin, assignment) is None:
+        m.make_enrolment(m.admin, assignment.course)
+    draft = submissions.open_draft(m.admin, assignment)
+    return submissions.add_file(m.admin, draft, io.BytesIO(b"My notes."), "notes.txt").id
 
 
 def _module_id(m: Maker, values: dict) -> int:

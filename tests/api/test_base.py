@@ -299,7 +299,7 @@ class TestPagination:
     def test_envelope_and_pages(self, api, make_user, make_token):
         user = make_user()
         for n in range(5):
-            make_token(user, f"token {n}")
+            make_token(user, f"listed {n}")
         caller = api(user)  # a sixth token
         first = caller.get("/api/v1/tokens?per_page=4").get_json()
         assert set(first) == {"items", "page", "per_page", "total", "pages"}

@@ -16,7 +16,9 @@ catalogue (so that more than 404 is checked), sometimes generated ones.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
+from collections.abc import Callable
 
 import pytest
 import schemathesis
@@ -151,7 +153,7 @@ def role(request) -> str:
 
 
 @pytest.fixture
-def world(db, make_user, make_course, make_cohort, make_enrolment, make_token):
+def world(db, make_user, make_course, make_cohort, make_enrolment, make_token, assessments_world):
     """A small catalogue: a course with modules and a knowledge check, a cohort, two enrolments."""
     admin = make_user(Role.ADMIN)
     trainee = make_user(Role.TRAINEE)
@@ -169,6 +171,7 @@ def world(db, make_user, make_course, make_cohort, make_enrolment, make_token):
     # Nothing left to do and no cohort: the nullable fields of an enrolment are null here.
     finished = make_enrolment(trainee, make_course(modules=0))
     tokens = {"admin": make_token(admin), "trainee": make_token(trainee)}
+    assessments_ids = assessments_world(admin, trainee, course)
     # One read and one unread notification each, so the list shows both shapes.
     notices = [
         notify(person, "storage_mismatch", about=f"world-{n}", title="A file changed", link="/admin/jobs")
@@ -185,10 +188,51 @@ def world(db, make_user, make_course, make_cohort, make_enrolment, make_token):
             "user_id": [trainee.id, admin.id],
             "token_id": [token.id for token, _plain in tokens.values()],
             "notification_id": [n.id for n in notices],
+            **assessments_ids,
         }
     )
     yield {role: plain for role, (_token, plain) in tokens.items()}
     KNOWN_IDS.clear()
+
+
+@pytest.fixture
+def assessments_world(db, make_assignment, make_pool, make_submission) -> Callable[..., dict[str, list[int]]]:
+    """Assignments with work in every shape: a blind, moderated assignment where the trainee's
+    first attempt was referred, moderated, released and changed after release (a grade history),
+    their second attempt a draft with a file, an extension; and another trainee's unmarked work.
+    """
+    from lms.assessments import marking, moderation, submissions
+    from lms.assessments.assignments import current_version
+    from lms.assessments.models import ModerationDecision
+    from tests.assessments.factories import PDF_BYTES, levels_for
+
+    def build(admin, trainee, course) -> dict[str, list[int]]:
+        first_marker, second_marker = make_pool(course, 2)
+        blind = make_assignment(course, is_blind=True, is_moderated=True, moderation_share=0, max_attempts=3)
+        points = make_assignment(course, scheme={"kind": "points", "max_points": 50, "pass_mark": 20})
+        first = make_submission(blind, trainee, files=[("case study.pdf", PDF_BYTES)])
+        marker = first_marker if first.marker_id == first_marker.id else second_marker
+        moderator = second_marker if marker is first_marker else first_marker
+        levels = {"levels": levels_for(current_version(blind), [5, 0])}
+        mark = marking.save_mark(
+            marker, first, levels, expected_version=None, is_final=True, feedback="Refer."
+        )
+        moderation.moderate(moderator, first, ModerationDecision.AGREED, expected_version=mark.version)
+        marking.release(admin, [first])
+        marking.save_mark(
+            admin, first, levels, expected_version=mark.version, feedback="Refer, see notes.", reason="Typo"
+        )
+        draft = submissions.open_draft(trainee, blind)
+        upload = submissions.add_file(trainee, draft, io.BytesIO(b"My notes."), "notes.txt")
+        submissions.grant_extension(admin, blind, trainee, utcnow() + dt.timedelta(days=14), "Illness")
+        unmarked = make_submission(points)
+        return {
+            "assignment_id": [blind.id, points.id],
+            "submission_id": [first.id, draft.id, unmarked.id],
+            "file_id": [upload.id],
+        }
+
+    return build
 
 
 @schema.parametrize()
