@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from flask import Response, jsonify, request
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import false, inspect, or_, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import raiseload
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -64,10 +64,12 @@ from lms.assessments import submissions as handing_in
 from lms.assessments.assignments import (
     current_version,
     get_assignment,
+    get_visible,
     pool_of,
     save_assignment,
     save_scheme,
     set_pool,
+    visible_query,
 )
 from lms.assessments.identity import download_name, sees_identity
 from lms.assessments.marking import QueueFilter, get_for_staff, get_for_viewer, visible_mark
@@ -82,11 +84,10 @@ from lms.assessments.models import (
     SchemeVersion,
     Submission,
     SubmissionStatus,
-    course_assessors,
 )
 from lms.courses import catalogue
-from lms.courses.models import Course, Enrolment, EnrolmentStatus
-from lms.errors import Conflict, InvalidInput, NotFound
+from lms.courses.models import Course, Enrolment
+from lms.errors import Conflict, InvalidInput
 from lms.extensions import db
 from lms.pagination import Page, paginate
 from lms.permissions import Role, is_admin, roles_required
@@ -117,7 +118,6 @@ ERROR = {"schema": ErrorSchema}
 CONFLICT = ERROR
 #: Dates outside these years are refused: reminders and marking deadlines are computed from them.
 EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2999, 12, 31, tzinfo=dt.UTC)
-CURRENT_STATUSES = [s for s in EnrolmentStatus if s.is_current]
 
 
 def _utc(data: dict, *names: str) -> dict:
@@ -159,48 +159,9 @@ def _page_of_list(items: list, query: dict) -> Page:
     return Page(items=items[start : start + per_page], page=number, per_page=per_page, total=len(items))
 
 
-# --- who sees which assignments -----------------------------------------------------------
-
-
-def _assignments_query(actor, *, with_own_attempts: bool = False):
-    """The assignments ``actor`` may see, by due date.
-
-    Admins: all. Trainees: those of the courses they hold a place on (and, ``with_own_attempts``,
-    any they made an attempt at, whose record they keep). Assessors: those of their pool's courses
-    and any with work allocated to them or for them to moderate.
-    """
-    statement = select(Assignment).order_by(Assignment.due_at, Assignment.id)
-    if is_admin(actor):
-        return statement
-    seen = []
-    if actor.has_role(Role.TRAINEE):
-        current = select(Enrolment.course_id).where(
-            Enrolment.user_id == actor.id, Enrolment.status.in_(CURRENT_STATUSES)
-        )
-        seen.append(Assignment.course_id.in_(current))
-        if with_own_attempts:
-            seen.append(
-                Assignment.id.in_(select(Submission.assignment_id).where(Submission.user_id == actor.id))
-            )
-    if actor.has_role(Role.ASSESSOR):
-        pool = select(course_assessors.c.course_id).where(course_assessors.c.user_id == actor.id)
-        staffed = select(Submission.assignment_id).where(
-            or_(Submission.marker_id == actor.id, Submission.moderator_id == actor.id)
-        )
-        seen += [Assignment.course_id.in_(pool), Assignment.id.in_(staffed)]
-    return statement.where(or_(*seen) if seen else false())
-
-
 def _assignment(assignment_id: int) -> Assignment:
-    """An assignment the caller may see.
-
-    :raises NotFound: no such assignment, or not the caller's to see.
-    """
-    statement = _assignments_query(current_user, with_own_attempts=True).where(Assignment.id == assignment_id)
-    assignment = db.session.scalar(statement)
-    if assignment is None:
-        raise NotFound("No such assignment.")
-    return assignment
+    """An assignment the caller may see (:func:`lms.assessments.assignments.get_visible`)."""
+    return get_visible(current_user, assignment_id)
 
 
 def _dump_assignment(assignment: Assignment) -> dict:
@@ -350,7 +311,7 @@ def _submissions_by_id(ids: list[int]) -> list[Submission]:
 @roles_required(Role.TRAINEE, Role.ASSESSOR, Role.ADMIN)
 def list_assignments(query):
     """Assignments by due date: admins all; trainees their current courses'; assessors their pools'."""
-    statement = _assignments_query(current_user)
+    statement = visible_query(current_user)
     if query.get("course_id"):
         statement = statement.where(Assignment.course_id == query["course_id"])
     page = paginate(statement, query["page"], query["per_page"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import delete, exists, false, func, insert, or_, select
 
 from lms import audit
 from lms.accounts.models import User, UserRole
@@ -18,10 +18,11 @@ from lms.assessments.models import (
     Mark,
     SchemeKind,
     SchemeVersion,
+    Submission,
     course_assessors,
 )
 from lms.assessments.uploads import FILE_TYPES
-from lms.courses.models import Course
+from lms.courses.models import Course, Enrolment, EnrolmentStatus
 from lms.errors import InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.permissions import Role, is_admin
@@ -193,6 +194,53 @@ def _check_rules(values: dict) -> None:
         raise InvalidInput.for_field("opens_at", "The assignment must open before it is due.")
     if cutoff is not None and due is not None and cutoff < due:
         raise InvalidInput.for_field("cutoff_at", "The cut-off date cannot be before the due date.")
+
+
+# --- who sees which assignments -----------------------------------------------------------
+
+#: Enrolment statuses that hold a place on a course.
+CURRENT_STATUSES = [s for s in EnrolmentStatus if s.is_current]
+
+
+def visible_query(actor, *, with_own_attempts: bool = False):
+    """The assignments ``actor`` may see, by due date.
+
+    Admins: all. Trainees: those of the courses they hold a place on (and, ``with_own_attempts``,
+    any they made an attempt at, whose record they keep). Assessors: those of their pool's courses
+    and any with work allocated to them or for them to moderate.
+    """
+    statement = select(Assignment).order_by(Assignment.due_at, Assignment.id)
+    if is_admin(actor):
+        return statement
+    seen = []
+    if actor.has_role(Role.TRAINEE):
+        current = select(Enrolment.course_id).where(
+            Enrolment.user_id == actor.id, Enrolment.status.in_(CURRENT_STATUSES)
+        )
+        seen.append(Assignment.course_id.in_(current))
+        if with_own_attempts:
+            seen.append(
+                Assignment.id.in_(select(Submission.assignment_id).where(Submission.user_id == actor.id))
+            )
+    if actor.has_role(Role.ASSESSOR):
+        pool = select(course_assessors.c.course_id).where(course_assessors.c.user_id == actor.id)
+        staffed = select(Submission.assignment_id).where(
+            or_(Submission.marker_id == actor.id, Submission.moderator_id == actor.id)
+        )
+        seen += [Assignment.course_id.in_(pool), Assignment.id.in_(staffed)]
+    return statement.where(or_(*seen) if seen else false())
+
+
+def get_visible(actor, assignment_id: int) -> Assignment:
+    """An assignment ``actor`` may see (:func:`visible_query`, with their own attempts' ones).
+
+    :raises NotFound: no such assignment, or not the actor's to see.
+    """
+    statement = visible_query(actor, with_own_attempts=True).where(Assignment.id == assignment_id)
+    assignment = db.session.scalar(statement)
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
 
 
 # --- marking schemes ---------------------------------------------------------------------
