@@ -9,20 +9,18 @@ overlap there every time; the rule must then hold through the database, not thro
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from lms import create_app
-from lms.errors import Conflict, DomainError
+from lms.errors import Conflict
 from lms.extensions import db
 from lms.permissions import Role
-from tests.conftest import _postgres_database
+from tests import races
+from tests.races import in_app, run_together
 
 pytestmark = pytest.mark.postgres_only
 #: How long a thread holds the window open between its check and its write.
@@ -31,57 +29,7 @@ WINDOW = 0.3
 
 @pytest.fixture(scope="module")
 def race_app(app_config, worker_id):
-    base = os.environ.get("LMS_TEST_DATABASE_URL", "")
-    if not base.startswith("postgresql"):
-        pytest.skip("race tests need PostgreSQL: set LMS_TEST_DATABASE_URL (CI does)")
-    url, drop = _postgres_database(base, f"race_assess_{worker_id}")
-    app = create_app(
-        {**app_config, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 12}}
-    )
-    with app.app_context():
-        upgrade()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    drop()
-
-
-def _in_app(app, build):
-    """Run ``build()`` in an application context of its own, commit, and return its result."""
-    with app.app_context():
-        try:
-            result = build()
-            db.session.commit()
-            return result
-        finally:
-            db.session.remove()
-
-
-def _race(app, works):
-    """Run each of ``works`` in its own thread, released at the same moment; return their outcomes."""
-    barrier = threading.Barrier(len(works))
-    outcomes: list[object] = [None] * len(works)
-
-    def run(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                outcomes[i] = works[i]()
-                db.session.commit()
-            except (DomainError, IntegrityError, OperationalError) as error:
-                db.session.rollback()
-                outcomes[i] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (a deadlock?)"
-    return outcomes
+    yield from races.race_app(app_config, f"race_assess_{worker_id}", pool_size=12)
 
 
 def _slowed(original, calls: list | None = None):
@@ -172,7 +120,7 @@ def test_two_assessors_saving_the_same_mark_at_once_one_wins_and_nothing_is_lost
     from lms.assessments import marking
     from lms.assessments.models import GradeChange
 
-    ids = _in_app(race_app, lambda: _world("mark"))
+    ids = in_app(race_app, lambda: _world("mark"))
 
     def first_draft():
         submission = _get("submission", ids["submission"])
@@ -185,7 +133,7 @@ def test_two_assessors_saving_the_same_mark_at_once_one_wins_and_nothing_is_lost
         )
         return mark.version
 
-    seen = _in_app(race_app, first_draft)
+    seen = in_app(race_app, first_draft)
     scored = []
     monkeypatch.setattr(marking, "score", _slowed(marking.score, scored))  # after the version check
     choices = {"marker": [10, 5], "admin": [0, 5]}
@@ -204,7 +152,7 @@ def test_two_assessors_saving_the_same_mark_at_once_one_wins_and_nothing_is_lost
 
         return work
 
-    outcomes = _race(race_app, [save_as("marker"), save_as("admin")])
+    outcomes = run_together(race_app, [save_as("marker"), save_as("admin")])
     # The submission's row lock serialises the two saves: the second waits for the first to
     # commit, then finds the mark's version moved and is refused before scoring anything.
     assert len(set(scored)) == 1
@@ -231,13 +179,13 @@ def test_two_assessors_saving_the_same_mark_at_once_one_wins_and_nothing_is_lost
             (10, sum(choices[winner]), ids[winner])
         ]
 
-    _in_app(race_app, check)
+    in_app(race_app, check)
 
 
 def test_many_tabs_saving_the_same_mark_at_once_exactly_one_wins(race_app, monkeypatch):
     from lms.assessments import marking
 
-    ids = _in_app(race_app, lambda: _world("tabs"))
+    ids = in_app(race_app, lambda: _world("tabs"))
     monkeypatch.setattr(marking, "score", _slowed(marking.score))
 
     def save(points):
@@ -253,7 +201,7 @@ def test_many_tabs_saving_the_same_mark_at_once_exactly_one_wins(race_app, monke
         return work
 
     tabs = [[0, 0], [5, 0], [5, 5], [10, 5], [10, 10], [0, 10]]
-    outcomes = _race(race_app, [save(points) for points in tabs])
+    outcomes = run_together(race_app, [save(points) for points in tabs])
     totals = [o for o in outcomes if isinstance(o, int)]
     assert len(totals) == 1, outcomes
     # The losers were told to reload: a conflict, or the unique mark per submission refusing a second.
@@ -265,7 +213,7 @@ def test_many_tabs_saving_the_same_mark_at_once_exactly_one_wins(race_app, monke
         marks = list(db.session.scalars(select(Mark).where(Mark.submission_id == ids["submission"])))
         assert [(m.total, m.version) for m in marks] == [(totals[0], 1)]
 
-    _in_app(race_app, check)
+    in_app(race_app, check)
 
 
 def test_two_releases_of_the_same_submission_at_once_release_and_notify_once(race_app, monkeypatch):
@@ -278,8 +226,8 @@ def test_two_releases_of_the_same_submission_at_once_release_and_notify_once(rac
     from lms.notifications.models import Notification
     from tests.assessments.factories import finish_mark
 
-    ids = _in_app(race_app, lambda: _world("release"))
-    _in_app(
+    ids = in_app(race_app, lambda: _world("release"))
+    in_app(
         race_app,
         lambda: finish_mark(_get("user", ids["marker"]), _get("submission", ids["submission"]), [10, 5]),
     )
@@ -299,7 +247,7 @@ def test_two_releases_of_the_same_submission_at_once_release_and_notify_once(rac
             seen.append(submission.state)
             return marking.release(_get("user", ids["admin"]), [submission])
 
-        outcomes = _race(race_app, [release, release])
+        outcomes = run_together(race_app, [release, release])
     finally:
         hooks(race_app).listeners.remove(listener)
     assert seen == [MarkingState.MARKED, MarkingState.MARKED]  # both found it releasable
@@ -331,7 +279,7 @@ def test_two_releases_of_the_same_submission_at_once_release_and_notify_once(rac
         assert enrolment.status == EnrolmentStatus.COMPLETED
         return enrolment.id
 
-    enrolment_id = _in_app(race_app, check)
+    enrolment_id = in_app(race_app, check)
     assert completed == [enrolment_id]  # the pass completed the course exactly once
 
 
@@ -341,7 +289,7 @@ def test_two_submits_of_the_same_draft_at_once_one_submitted_one_receipt(race_ap
     from lms.audit import AuditEntry
     from lms.notifications.models import Notification
 
-    ids = _in_app(race_app, lambda: _world("submit", submit=False))
+    ids = in_app(race_app, lambda: _world("submit", submit=False))
     # The window after the row lock: the second submit must wait for the first and then see it.
     monkeypatch.setattr(submissions, "deadline_for", _slowed(submissions.deadline_for))
 
@@ -352,7 +300,7 @@ def test_two_submits_of_the_same_draft_at_once_one_submitted_one_receipt(race_ap
         seen.append(submission.status)
         return submissions.submit(_get("user", ids["trainee"]), submission, True)
 
-    outcomes = _race(race_app, [submit, submit])
+    outcomes = run_together(race_app, [submit, submit])
     assert seen == [SubmissionStatus.DRAFT, SubmissionStatus.DRAFT]  # both found a draft to submit
     receipts = [o for o in outcomes if isinstance(o, dict)]
     assert len(receipts) == 1, outcomes
@@ -384,4 +332,4 @@ def test_two_submits_of_the_same_draft_at_once_one_submitted_one_receipt(race_ap
             == 1
         )
 
-    _in_app(race_app, check)
+    in_app(race_app, check)

@@ -6,20 +6,17 @@ because concurrent transactions must really commit to race each other.
 
 from __future__ import annotations
 
-import os
+import functools
 import threading
 import time
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from lms import create_app
-from lms.errors import DomainError
 from lms.extensions import db
 from lms.permissions import Role
-from tests.conftest import _postgres_database
+from tests import races
+from tests.races import in_app, run_together
 
 pytestmark = pytest.mark.postgres_only
 THREADS = 16
@@ -27,56 +24,12 @@ THREADS = 16
 
 @pytest.fixture(scope="module")
 def race_app(app_config, worker_id):
-    base = os.environ.get("LMS_TEST_DATABASE_URL", "")
-    if not base.startswith("postgresql"):
-        pytest.skip("race tests need PostgreSQL: set LMS_TEST_DATABASE_URL (CI does)")
-    url, drop = _postgres_database(base, f"race_{worker_id}")
-    app = create_app(
-        {
-            **app_config,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 2},
-        }
-    )
-    with app.app_context():
-        upgrade()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    drop()
-
-
-def _setup(app, build):
-    with app.app_context():
-        result = build()
-        db.session.commit()
-        return result
+    yield from races.race_app(app_config, f"race_{worker_id}", pool_size=THREADS + 2)
 
 
 def _race(app, work, count=THREADS):
     """Run ``work(i)`` in ``count`` threads released at the same moment; return outcomes."""
-    barrier = threading.Barrier(count)
-    outcomes: list[object] = [None] * count
-
-    def run(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                outcomes[i] = work(i)
-                db.session.commit()
-            except (DomainError, IntegrityError, OperationalError) as error:
-                db.session.rollback()
-                outcomes[i] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
+    return run_together(app, [functools.partial(work, i) for i in range(count)])
 
 
 def _people(n, tag):
@@ -128,8 +81,8 @@ def test_many_people_racing_for_the_last_places(race_app):
     from lms.courses import enrolment as enrolling
     from lms.courses.models import Cohort, Course, Enrolment
 
-    user_ids = _setup(race_app, lambda: _people(THREADS, "cap"))
-    course_id, cohort_id = _setup(race_app, lambda: _course("RACE1"))
+    user_ids = in_app(race_app, lambda: _people(THREADS, "cap"))
+    course_id, cohort_id = in_app(race_app, lambda: _course("RACE1"))
 
     def enrol(i):
         user = db.session.get(User, user_ids[i])
@@ -154,8 +107,8 @@ def test_same_person_enrolling_twice_at_once(race_app):
     from lms.courses import enrolment as enrolling
     from lms.courses.models import Cohort, Course, Enrolment
 
-    (user_id,) = _setup(race_app, lambda: _people(1, "twice"))
-    course_id, cohort_id = _setup(race_app, lambda: _course("RACE2"))
+    (user_id,) = in_app(race_app, lambda: _people(1, "twice"))
+    course_id, cohort_id = in_app(race_app, lambda: _course("RACE2"))
 
     def enrol(_i):
         user = db.session.get(User, user_id)
@@ -180,8 +133,8 @@ def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app,
     from lms.courses.completion import hooks
     from lms.courses.models import Course, Enrolment, Module
 
-    (user_id,) = _setup(race_app, lambda: _people(1, "complete"))
-    course_id, _cohort_id = _setup(race_app, lambda: _course("RACE3", modules=2))
+    (user_id,) = in_app(race_app, lambda: _people(1, "complete"))
+    course_id, _cohort_id = in_app(race_app, lambda: _course("RACE3", modules=2))
 
     def prepare():
         user = db.session.get(User, user_id)
@@ -195,7 +148,7 @@ def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app,
             progress.open_module(user, enrolment, module)
         return enrolment.id
 
-    enrolment_id = _setup(race_app, prepare)
+    enrolment_id = in_app(race_app, prepare)
     # Widen the window between writing progress and checking completion, so that the two
     # requests overlap there every time (without the row lock, both would miss the other).
     original = progress.unmet_requirements
@@ -208,7 +161,7 @@ def test_finishing_the_last_two_modules_at_once_completes_exactly_once(race_app,
     announced = []
     hooks(race_app).listeners.append(lambda enrolment, actor: announced.append(enrolment.id))
     try:
-        module_ids = _setup(race_app, lambda: [m.id for m in content.active_modules([course_id])[course_id]])
+        module_ids = in_app(race_app, lambda: [m.id for m in content.active_modules([course_id])[course_id]])
 
         def complete(i):
             user = db.session.get(User, user_id)
@@ -235,8 +188,8 @@ def test_concurrent_api_requests_for_the_last_places(race_app):
         ids = _people(THREADS, "http")
         return [create_api_token(db.session.get(User, i), "race")[1] for i in ids]
 
-    tokens = _setup(race_app, lambda: people_with_tokens())
-    course_id, cohort_id = _setup(race_app, lambda: _course("RACE4"))
+    tokens = in_app(race_app, lambda: people_with_tokens())
+    course_id, cohort_id = in_app(race_app, lambda: _course("RACE4"))
     barrier = threading.Barrier(THREADS)
     statuses: list[int] = [0] * THREADS
 
